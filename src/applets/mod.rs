@@ -1,0 +1,62 @@
+//! The applet table: each command's name, its clap definition (built only
+//! for the applet that runs) and its run function.
+
+use anyhow::Result;
+use clap::{ArgMatches, Command};
+
+use crate::sys::process::Exit;
+
+pub mod unshare;
+
+/// One command of the multicall binary.
+pub struct Applet {
+    pub name: &'static str,
+    /// One line for `nstools --help`.
+    pub about: &'static str,
+    /// The clap definition, built on demand.
+    pub command: fn() -> Command,
+    /// The story of the command.
+    pub run: fn(&ArgMatches) -> Result<Exit>,
+    /// The exit status of the tool's own failures and usage errors.
+    pub failure_status: i32,
+}
+
+pub static APPLETS: &[Applet] = &[Applet {
+    name: "unshare",
+    about: "run a program in new namespaces",
+    command: unshare::command,
+    run: unshare::run,
+    failure_status: 1,
+}];
+
+/// The applet called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static Applet> {
+    APPLETS.iter().find(|a| a.name == name)
+}
+
+/// Applets that may run with raised privileges (setuid or file
+/// capabilities): only the id-map helpers, which drop them at once.
+pub fn allowed_when_raised(name: &str) -> bool {
+    matches!(name, "newuidmap" | "newgidmap")
+}
+
+/// A usage error found after parsing (a bad combination, a bad value):
+/// printed with the `Try '... --help'` hint.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Return a usage error from an applet.
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::applets::UsageError(format!($($arg)*))))
+    };
+}

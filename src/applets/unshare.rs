@@ -1,0 +1,587 @@
+//! `unshare`: run a program in new namespaces. A drop-in for util-linux's
+//! unshare(1): same options, defaults, messages and exit statuses.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use std::os::fd::AsFd;
+
+use anyhow::{Context, Result};
+use clap::{ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::{getpid, Pid};
+
+use crate::sys::idmap::{self, IdMap, IdRange, MapKind, Setgroups};
+use crate::sys::mount::{self, Propagation};
+use crate::sys::ns::{self, NsKind, NsSet};
+use crate::sys::outside::Outside;
+use crate::sys::persist::{self, Binding};
+use crate::sys::process::EnvPlan;
+use crate::sys::process::{self, Exit, ProcDir, WaitMode};
+use crate::sys::{creds, hints, timens};
+use crate::usage;
+
+/// Run a program with some namespaces unshared from the parent.
+///
+/// With no program, runs ${SHELL} (default: /bin/sh) as a login shell.
+#[derive(Parser, Debug)]
+#[command(
+    name = "unshare",
+    override_usage = "unshare [options] [<program> [<argument>...]]",
+    version,
+    args_override_self = true,
+    disable_help_subcommand = true,
+    max_term_width = 80
+)]
+pub struct Args {
+    /// Unshare the mount namespace (persist it at FILE)
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    mount: Option<Option<PathBuf>>,
+    /// Unshare the UTS namespace: hostname, domainname
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    uts: Option<Option<PathBuf>>,
+    /// Unshare the System V IPC namespace
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    ipc: Option<Option<PathBuf>>,
+    /// Unshare the network namespace
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    net: Option<Option<PathBuf>>,
+    /// Unshare the PID namespace (for children: see --fork)
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    pid: Option<Option<PathBuf>>,
+    /// Unshare the user namespace
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    user: Option<Option<PathBuf>>,
+    /// Unshare the cgroup namespace
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    cgroup: Option<Option<PathBuf>>,
+    /// Unshare the time namespace (for children: see --fork)
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
+    time: Option<Option<PathBuf>>,
+
+    /// Fork the program as a child of unshare
+    #[arg(short = 'f', long = "fork", help_heading = "Process")]
+    fork: bool,
+    /// Forward TERM INT HUP QUIT USR1 USR2 WINCH and stop/continue to the child (implies --fork)
+    #[arg(long = "forward-signals", help_heading = "Process")]
+    forward_signals: bool,
+    /// When unshare dies, send SIGNAME (default KILL) to the child (implies --fork)
+    #[arg(long = "kill-child", value_name = "SIGNAME", num_args = 0..=1, require_equals = true, default_missing_value = "KILL", help_heading = "Process")]
+    kill_child: Option<String>,
+
+    /// Mount proc at DIR (default /proc) first (implies --mount)
+    #[arg(long = "mount-proc", value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "/proc", help_heading = "Mounts")]
+    mount_proc: Option<PathBuf>,
+    /// Mount binfmt_misc at DIR first (implies --mount)
+    #[arg(long = "mount-binfmt", value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "/proc/sys/fs/binfmt_misc", help_heading = "Mounts")]
+    mount_binfmt: Option<PathBuf>,
+    /// Set propagation of all mounts in the new mount namespace
+    #[arg(long = "propagation", value_name = "slave|shared|private|unchanged", value_parser = ["slave", "shared", "private", "unchanged"], help_heading = "Mounts")]
+    propagation: Option<String>,
+    /// Load a binfmt_misc definition :name:type:offset:magic:mask:interpreter:flags
+    #[arg(
+        short = 'l',
+        long = "load-interp",
+        value_name = "STRING",
+        help_heading = "Mounts"
+    )]
+    load_interp: Option<String>,
+
+    /// Map the current user and group to root (implies --user)
+    #[arg(short = 'r', long = "map-root-user", help_heading = "User namespace")]
+    map_root_user: bool,
+    /// Map the current user and group to themselves (implies --user)
+    #[arg(
+        short = 'c',
+        long = "map-current-user",
+        help_heading = "User namespace"
+    )]
+    map_current_user: bool,
+    /// Map the current effective user to UID (implies --user)
+    #[arg(
+        long = "map-user",
+        value_name = "UID|NAME",
+        help_heading = "User namespace"
+    )]
+    map_user: Option<String>,
+    /// Map the current effective group to GID (implies --user)
+    #[arg(
+        long = "map-group",
+        value_name = "GID|NAME",
+        help_heading = "User namespace"
+    )]
+    map_group: Option<String>,
+    /// Owner of the new user namespace (implies --user)
+    #[arg(
+        long = "owner",
+        value_name = "UID:GID",
+        help_heading = "User namespace"
+    )]
+    owner: Option<String>,
+    /// Allow or deny setgroups(2) in the user namespace
+    #[arg(long = "setgroups", value_name = "allow|deny", value_parser = ["allow", "deny"], help_heading = "User namespace")]
+    setgroups: Option<String>,
+    /// Keep the capabilities granted in the user namespace across exec
+    #[arg(long = "keep-caps", help_heading = "User namespace")]
+    keep_caps: bool,
+
+    /// Set the hostname of the new UTS namespace (implies --uts)
+    #[arg(long = "hostname", value_name = "NAME", help_heading = "Program")]
+    hostname: Option<String>,
+    /// Run the program with root directory DIR
+    #[arg(
+        short = 'R',
+        long = "root",
+        value_name = "DIR",
+        help_heading = "Program"
+    )]
+    root: Option<PathBuf>,
+    /// Change the working directory to DIR
+    #[arg(short = 'w', long = "wd", value_name = "DIR", help_heading = "Program")]
+    wd: Option<PathBuf>,
+    /// Set the user ID in the new namespaces
+    #[arg(
+        short = 'S',
+        long = "setuid",
+        value_name = "UID",
+        help_heading = "Program"
+    )]
+    setuid: Option<String>,
+    /// Set the group ID and drop supplementary groups
+    #[arg(
+        short = 'G',
+        long = "setgid",
+        value_name = "GID",
+        help_heading = "Program"
+    )]
+    setgid: Option<String>,
+    /// Offset of CLOCK_MONOTONIC in seconds (needs --time)
+    #[arg(
+        long = "monotonic",
+        value_name = "OFFSET",
+        allow_hyphen_values = true,
+        help_heading = "Program"
+    )]
+    monotonic: Option<String>,
+    /// Offset of CLOCK_BOOTTIME in seconds (needs --time)
+    #[arg(
+        long = "boottime",
+        value_name = "OFFSET",
+        allow_hyphen_values = true,
+        help_heading = "Program"
+    )]
+    boottime: Option<String>,
+    /// Do not pass the environment on to the program
+    #[arg(long = "clear-env", help_heading = "Program")]
+    clear_env: bool,
+    /// Pass only these variables on (comma-separated; implies --clear-env)
+    #[arg(
+        long = "whitelist-env",
+        value_name = "NAME,...",
+        help_heading = "Program"
+    )]
+    whitelist_env: Option<String>,
+
+    /// The program and its arguments
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+pub fn command() -> Command {
+    Args::command()
+}
+
+/// What to do, decided and checked before anything is created.
+#[derive(Debug, Default)]
+struct Plan {
+    kinds: NsSet,
+    persist: Vec<(NsKind, PathBuf)>,
+    fork: bool,
+    wait_mode: Option<WaitMode>,
+    kill_child: Option<Signal>,
+    uid_map: Option<u32>,
+    gid_map: Option<u32>,
+    owner: Option<(u32, u32)>,
+    setgroups: Option<Setgroups>,
+    propagation: Option<Propagation>,
+    mount_proc: Option<PathBuf>,
+    mount_binfmt: Option<PathBuf>,
+    load_interp: Option<String>,
+    hostname: Option<String>,
+    root: Option<PathBuf>,
+    wd: Option<PathBuf>,
+    setuid: Option<u32>,
+    setgid: Option<u32>,
+    keep_caps: bool,
+    offsets: timens::Offsets,
+    env: EnvPlan,
+    program: Vec<OsString>,
+    shell: bool,
+}
+
+pub fn run(m: &ArgMatches) -> Result<Exit> {
+    let plan = Plan::from_args(Args::from_arg_matches(m)?)?;
+    let (real_uid, real_gid) = (creds::euid(), creds::egid());
+    let mut outside = plan.needs_outside().then(Outside::spawn).transpose()?;
+    if let Some((uid, gid)) = plan.owner {
+        creds::set_effective(uid, gid).context("cannot become the namespace owner")?;
+    }
+    ns::unshare(plan.kinds).map_err(|e| hints::explain_unshare(e, plan.kinds))?;
+    if let Err(e) = plan.finish_namespaces(outside.as_mut(), real_uid, real_gid) {
+        if let Some(o) = outside.as_mut() {
+            o.undo_binds();
+        }
+        return Err(e);
+    }
+    if !plan.fork {
+        if let Some(o) = outside {
+            o.finish();
+        }
+        return plan.exec();
+    }
+    let (gate_r, gate_w) = nix::unistd::pipe().context("pipe failed")?;
+    match process::fork(plan.wait_mode.unwrap_or(WaitMode::Shield))? {
+        None => {
+            drop(gate_w);
+            process::wait_gate(gate_r);
+            plan.exec_child()
+        }
+        Some(child) => {
+            drop(gate_r);
+            if let Err(e) = plan.persist_for_children(outside.as_mut(), child.pid()) {
+                child.kill();
+                if let Some(o) = outside.as_mut() {
+                    o.undo_binds();
+                }
+                return Err(e);
+            }
+            drop(gate_w);
+            if let Some(o) = outside {
+                o.finish();
+            }
+            Ok(child.wait()?)
+        }
+    }
+}
+
+impl Plan {
+    fn from_args(a: Args) -> Result<Plan> {
+        let mut p = Plan::default();
+        let flags = [
+            (NsKind::Mnt, a.mount),
+            (NsKind::Uts, a.uts),
+            (NsKind::Ipc, a.ipc),
+            (NsKind::Net, a.net),
+            (NsKind::Pid, a.pid),
+            (NsKind::User, a.user),
+            (NsKind::Cgroup, a.cgroup),
+            (NsKind::Time, a.time),
+        ];
+        for (kind, opt) in flags {
+            match opt {
+                None => {}
+                Some(None) => p.kinds.insert(kind),
+                Some(Some(file)) => {
+                    p.kinds.insert(kind);
+                    persist::check_target(&file)?;
+                    p.persist.push((kind, file));
+                }
+            }
+        }
+        p.fork = a.fork || a.forward_signals || a.kill_child.is_some();
+        if p.fork {
+            p.wait_mode = Some(if a.forward_signals {
+                WaitMode::Forward
+            } else {
+                WaitMode::Shield
+            });
+        }
+        if let Some(name) = &a.kill_child {
+            let Some(sig) = process::parse_signal(name) else {
+                usage!("unknown signal: {name}")
+            };
+            p.kill_child = Some(sig);
+        }
+        if a.map_root_user {
+            p.uid_map = Some(0);
+            p.gid_map = Some(0);
+        }
+        if a.map_current_user {
+            p.uid_map = Some(creds::euid());
+            p.gid_map = Some(creds::egid());
+        }
+        if let Some(u) = &a.map_user {
+            p.uid_map = Some(creds::resolve_user(u).context("failed to parse uid")?);
+        }
+        if let Some(g) = &a.map_group {
+            p.gid_map = Some(creds::resolve_group(g).context("failed to parse gid")?);
+        }
+        if let Some(owner) = &a.owner {
+            let Some((u, g)) = owner.split_once(':') else {
+                usage!("--owner takes UID:GID, not '{owner}'")
+            };
+            p.owner = Some((
+                creds::parse_numeric_id(u, "uid")?,
+                creds::parse_numeric_id(g, "gid")?,
+            ));
+        }
+        if p.uid_map.is_some() || p.gid_map.is_some() || p.owner.is_some() {
+            p.kinds.insert(NsKind::User);
+        }
+        p.setgroups = match a.setgroups.as_deref() {
+            Some("allow") => Some(Setgroups::Allow),
+            Some(_) => Some(Setgroups::Deny),
+            None => None,
+        };
+        if p.gid_map.is_some() {
+            if p.setgroups == Some(Setgroups::Allow) {
+                usage!("options --setgroups=allow and --map-group are mutually exclusive");
+            }
+            // user_namespaces(7): an unprivileged writer must deny setgroups
+            // before writing gid_map; util-linux denies it for every writer.
+            p.setgroups = Some(Setgroups::Deny);
+        }
+        p.mount_proc = a.mount_proc;
+        p.load_interp = a.load_interp;
+        p.mount_binfmt = a.mount_binfmt;
+        if p.load_interp.is_some() && p.mount_binfmt.is_none() {
+            p.mount_binfmt = Some(PathBuf::from("/proc/sys/fs/binfmt_misc"));
+        }
+        if p.mount_proc.is_some() || p.mount_binfmt.is_some() {
+            p.kinds.insert(NsKind::Mnt);
+        }
+        p.propagation = match a.propagation.as_deref() {
+            Some("unchanged") => None,
+            Some(word) => Propagation::parse(word),
+            None => Some(Propagation::Private),
+        };
+        p.hostname = a.hostname;
+        if p.hostname.is_some() {
+            p.kinds.insert(NsKind::Uts);
+        }
+        p.root = a.root;
+        p.wd = a.wd;
+        p.setuid = a
+            .setuid
+            .as_deref()
+            .map(|s| creds::parse_numeric_id(s, "uid"))
+            .transpose()?;
+        p.setgid = a
+            .setgid
+            .as_deref()
+            .map(|s| creds::parse_numeric_id(s, "gid"))
+            .transpose()?;
+        p.keep_caps = a.keep_caps;
+        if let Some(v) = &a.monotonic {
+            p.offsets.monotonic =
+                Some(timens::parse_offset(v).context("failed to parse monotonic offset")?);
+        }
+        if let Some(v) = &a.boottime {
+            p.offsets.boottime =
+                Some(timens::parse_offset(v).context("failed to parse boottime offset")?);
+        }
+        if !p.offsets.is_empty() && !p.kinds.contains(NsKind::Time) {
+            usage!("options --monotonic and --boottime require unsharing of a time namespace (-T)");
+        }
+        if p.persist.iter().any(|(k, _)| *k == NsKind::Pid) && !p.fork {
+            usage!("a persistent PID namespace needs --fork (its first process must be our child)");
+        }
+        p.env = EnvPlan::new(a.clear_env, a.whitelist_env.as_deref());
+        p.shell = a.command.is_empty();
+        p.program = a.command;
+        Ok(p)
+    }
+
+    /// A helper must stay outside when our binds must be made in the old
+    /// mount namespace, or our maps written with the old privileges.
+    fn needs_outside(&self) -> bool {
+        (self.kinds.contains(NsKind::Mnt) && !self.persist.is_empty()) || self.owner.is_some()
+    }
+
+    /// After unshare(2), before any child: time offsets, id maps, and the
+    /// bindings that do not need a child.
+    fn finish_namespaces(
+        &self,
+        mut outside: Option<&mut Outside>,
+        real_uid: u32,
+        real_gid: u32,
+    ) -> Result<()> {
+        if !self.offsets.is_empty() {
+            timens::set_offsets(&self.offsets)?;
+        }
+        self.write_maps(outside.as_deref_mut(), real_uid, real_gid)?;
+        let now: Vec<Binding> = self.bindings(getpid(), |k| k != NsKind::Pid);
+        if !now.is_empty() {
+            match outside {
+                Some(o) if self.kinds.contains(NsKind::Mnt) => self.bind_from_outside(o, &now)?,
+                _ => persist::bind_all(&now).map_err(|(_, e)| e)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_maps(
+        &self,
+        outside: Option<&mut Outside>,
+        real_uid: u32,
+        real_gid: u32,
+    ) -> Result<()> {
+        let uid_map = self
+            .uid_map
+            .map(|inside| IdMap::new(vec![IdRange::single(inside, real_uid)]))
+            .transpose()?;
+        let gid_map = self
+            .gid_map
+            .map(|inside| IdMap::new(vec![IdRange::single(inside, real_gid)]))
+            .transpose()?;
+        if let Some(o) = outside.filter(|_| self.owner.is_some()) {
+            if let Some(map) = &uid_map {
+                o.write_map(MapKind::Uid, map)?;
+            }
+            if let Some(sg) = self.setgroups {
+                o.write_setgroups(sg)?;
+            }
+            if let Some(map) = &gid_map {
+                o.write_map(MapKind::Gid, map)?;
+            }
+            return Ok(());
+        }
+        if uid_map.is_none() && gid_map.is_none() && self.setgroups.is_none() {
+            return Ok(());
+        }
+        let me = ProcDir::open(None)?;
+        if let Some(map) = &uid_map {
+            idmap::write(me.as_fd(), MapKind::Uid, map).map_err(hints::explain_map)?;
+        }
+        if let Some(sg) = self.setgroups {
+            idmap::write_setgroups(me.as_fd(), sg)?;
+        }
+        if let Some(map) = &gid_map {
+            idmap::write(me.as_fd(), MapKind::Gid, map).map_err(hints::explain_map)?;
+        }
+        Ok(())
+    }
+
+    /// Bind from the old mount namespace, making the mount namespace again
+    /// when the kernel refuses it as a possible loop (see `ns::renew_mount_ns`).
+    fn bind_from_outside(&self, outside: &mut Outside, bindings: &[Binding]) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match outside.bind(bindings) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.errno() == Some(Errno::EINVAL) && self.kinds.contains(NsKind::Mnt) => {
+                    attempt += 1;
+                    if !ns::renew_mount_ns(attempt)? {
+                        return Err(anyhow::Error::new(e).context(
+                            "the kernel keeps refusing to bind this mount namespace (Linux 6.18 \
+                             compares per-CPU namespace ids; see DESIGN.md): try again",
+                        ));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Bindings for our namespaces of the kinds `want` selects.
+    fn bindings(&self, pid: Pid, want: impl Fn(NsKind) -> bool) -> Vec<Binding> {
+        let mut v: Vec<Binding> = self
+            .persist
+            .iter()
+            .filter(|(k, _)| want(*k))
+            .map(|(k, file)| Binding {
+                source: ns::proc_ns_path(Some(pid), k.children_proc_name()),
+                target: file.clone(),
+            })
+            .collect();
+        // The mount namespace first: its bind is the one that may need a retry.
+        v.sort_by_key(|b| !b.source.ends_with("mnt"));
+        v
+    }
+
+    /// A PID namespace exists to be bound only once its first process does.
+    fn persist_for_children(&self, outside: Option<&mut Outside>, _child: Pid) -> Result<()> {
+        let pid_bind = self.bindings(getpid(), |k| k == NsKind::Pid);
+        if pid_bind.is_empty() {
+            return Ok(());
+        }
+        match outside {
+            Some(o) if self.kinds.contains(NsKind::Mnt) => o.bind(&pid_bind)?,
+            _ => persist::bind_all(&pid_bind).map_err(|(_, e)| e)?,
+        }
+        Ok(())
+    }
+
+    fn exec_child(&self) -> Result<Exit> {
+        if let Some(sig) = self.kill_child {
+            process::set_parent_death_signal(sig)?;
+        }
+        self.exec()
+    }
+
+    /// The rest happens in the process that becomes the program.
+    fn exec(&self) -> Result<Exit> {
+        if let Some(name) = &self.hostname {
+            nix::unistd::sethostname(name).with_context(|| format!("sethostname {name} failed"))?;
+        }
+        if let (true, Some(prop)) = (self.kinds.contains(NsKind::Mnt), self.propagation) {
+            mount::set_propagation(Path::new("/"), prop, true)?;
+        }
+        if let Some(root) = &self.root {
+            nix::unistd::chroot(root)
+                .with_context(|| format!("cannot change root directory to '{}'", root.display()))?;
+        }
+        if let Some(dir) = self
+            .wd
+            .as_deref()
+            .or(self.root.as_ref().map(|_| Path::new("/")))
+        {
+            nix::unistd::chdir(dir)
+                .with_context(|| format!("cannot chdir to '{}'", dir.display()))?;
+        }
+        if let Some(dir) = &self.mount_proc {
+            if self.root.is_some() || self.propagation != Some(Propagation::Private) {
+                // A custom DIR may hold no mount yet: EINVAL is expected then.
+                match mount::set_propagation(dir, Propagation::Private, true) {
+                    Err(e) if e.errno() != Some(Errno::EINVAL) => return Err(e.into()),
+                    _ => {}
+                }
+            }
+            mount::mount_proc(dir).map_err(|e| hints::explain_mount_proc(e, self.kinds))?;
+        }
+        if let Some(dir) = &self.mount_binfmt {
+            mount::mount_binfmt(dir)?;
+            if let Some(spec) = &self.load_interp {
+                mount::register_binfmt(dir, spec)?;
+            }
+        }
+        if let Some(gid) = self.setgid {
+            creds::clear_groups().or_else(|e| if setgroups_denied() { Ok(()) } else { Err(e) })?;
+            creds::set_gid(gid)?;
+        }
+        if let Some(uid) = self.setuid {
+            creds::set_uid(uid)?;
+        }
+        if self.keep_caps && self.kinds.contains(NsKind::User) {
+            creds::permitted_to_ambient()?;
+        }
+        let shell = process::default_shell();
+        self.env.apply();
+        let err = if self.shell {
+            let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
+            let mut argv0 = OsString::from("-");
+            argv0.push(name);
+            process::exec_as(&shell, &argv0, &[])
+        } else {
+            process::exec(&self.program)
+        };
+        Err(err.into())
+    }
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "deny")
+        .unwrap_or(false)
+}

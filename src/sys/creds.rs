@@ -1,0 +1,199 @@
+//! Credentials: who we are, who we become, and which capabilities we keep.
+
+use nix::errno::Errno;
+use nix::unistd::{self, Gid, Uid};
+
+use super::{Error, OsContext, Result};
+
+/// A user given as a number or as a name from the user database.
+pub fn resolve_user(word: &str) -> Result<u32> {
+    if let Ok(uid) = word.parse::<u32>() {
+        return Ok(uid);
+    }
+    uzers::get_user_by_name(word)
+        .map(|u| u.uid())
+        .ok_or_else(|| Error::invalid(format!("'{word}'"), "no such user"))
+}
+
+/// A group given as a number or as a name from the group database.
+pub fn resolve_group(word: &str) -> Result<u32> {
+    if let Ok(gid) = word.parse::<u32>() {
+        return Ok(gid);
+    }
+    uzers::get_group_by_name(word)
+        .map(|g| g.gid())
+        .ok_or_else(|| Error::invalid(format!("'{word}'"), "no such group"))
+}
+
+/// A numeric id only (util-linux's `-S`/`-G` take numbers).
+pub fn parse_numeric_id(word: &str, what: &str) -> Result<u32> {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(id) = word.parse::<u32>() {
+            if id != u32::MAX {
+                return Ok(id);
+            }
+        }
+    }
+    Err(Error::invalid(
+        format!("failed to parse {what}"),
+        format!("'{word}'"),
+    ))
+}
+
+pub fn euid() -> u32 {
+    unistd::geteuid().as_raw()
+}
+
+pub fn egid() -> u32 {
+    unistd::getegid().as_raw()
+}
+
+pub fn uid() -> u32 {
+    unistd::getuid().as_raw()
+}
+
+pub fn gid() -> u32 {
+    unistd::getgid().as_raw()
+}
+
+/// Whether the binary runs with more privilege than its caller gave it:
+/// setuid/setgid, or file capabilities (the kernel's AT_SECURE).
+pub fn is_raised() -> bool {
+    // SAFETY: getauxval reads the auxiliary vector and has no failure mode we rely on.
+    let secure = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    secure || unistd::getuid() != unistd::geteuid() || unistd::getgid() != unistd::getegid()
+}
+
+/// Drop all supplementary groups.
+pub fn clear_groups() -> Result<()> {
+    unistd::setgroups(&[]).what(|| "setgroups failed".into())
+}
+
+/// `setgid(2)`.
+pub fn set_gid(gid: u32) -> Result<()> {
+    unistd::setgid(Gid::from_raw(gid)).what(|| "setgid failed".into())
+}
+
+/// `setuid(2)`.
+pub fn set_uid(uid: u32) -> Result<()> {
+    unistd::setuid(Uid::from_raw(uid)).what(|| "setuid failed".into())
+}
+
+/// `setresuid`/`setresgid` for the effective ids only, keeping the real ones,
+/// so the change can be undone.
+pub fn set_effective(uid: u32, gid: u32) -> Result<()> {
+    unistd::setegid(Gid::from_raw(gid)).what(|| format!("setegid {gid} failed"))?;
+    unistd::seteuid(Uid::from_raw(uid)).what(|| format!("seteuid {uid} failed"))
+}
+
+/// Highest capability number this kernel knows.
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Copy, Clone, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+fn capget() -> Result<[CapData; 2]> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget fills two CapData structs for version 3.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    Errno::result(rc).what(|| "capget failed".into())?;
+    Ok(data)
+}
+
+fn capset(data: &[CapData; 2]) -> Result<()> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: capset reads two CapData structs for version 3.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
+    Errno::result(rc).map(drop).what(|| "capset failed".into())
+}
+
+/// Make the permitted capabilities survive execve(2) as ambient ones
+/// (capabilities(7): an ambient capability must also be permitted and
+/// inheritable). What `--keep-caps` does.
+pub fn permitted_to_ambient() -> Result<()> {
+    let mut data = capget()?;
+    for d in data.iter_mut() {
+        d.inheritable = d.permitted;
+    }
+    capset(&data)?;
+    for cap in 0..=last_cap() {
+        let (word, bit) = ((cap / 32) as usize, cap % 32);
+        if word < 2 && data[word].permitted & (1 << bit) != 0 {
+            // SAFETY: PR_CAP_AMBIENT_RAISE takes a capability number.
+            let rc = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
+            };
+            Errno::result(rc).what(|| format!("cannot raise ambient capability {cap}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a capability is in our effective set.
+pub fn has_effective(cap: u32) -> bool {
+    let Ok(data) = capget() else { return false };
+    let (word, bit) = ((cap / 32) as usize, cap % 32);
+    word < 2 && data[word].effective & (1 << bit) != 0
+}
+
+/// CAP_SYS_ADMIN, the capability most namespace calls need.
+pub const CAP_SYS_ADMIN: u32 = 21;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_refuse_signs_and_the_no_id_value() {
+        assert_eq!(parse_numeric_id("0", "uid").unwrap(), 0);
+        assert_eq!(parse_numeric_id("65534", "uid").unwrap(), 65534);
+        for bad in ["", "-1", "+1", "x", "4294967295", "99999999999"] {
+            assert!(parse_numeric_id(bad, "uid").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn root_resolves_by_name_and_number() {
+        assert_eq!(resolve_user("root").unwrap(), 0);
+        assert_eq!(resolve_user("0").unwrap(), 0);
+        assert_eq!(resolve_group("root").unwrap(), 0);
+        assert!(resolve_user("no-such-user-here").is_err());
+    }
+}
