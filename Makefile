@@ -18,7 +18,7 @@ $(BIN): Cargo.toml $(shell find src -name '*.rs')
 	$(CARGO) build --release --locked
 
 test:
-	$(CARGO) test --locked --no-fail-fast
+	bash tests/leak-check.sh $(CARGO) test --locked --no-fail-fast
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)

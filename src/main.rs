@@ -17,8 +17,12 @@ fn main() {
     let invoked = args.first().map(|a| basename(a)).unwrap_or_default();
     let applet = match applets::find(&invoked) {
         Some(applet) => applet,
+        None if !invoked.starts_with(MULTICALL) => {
+            eprintln!("{MULTICALL}: '{invoked}' is not an applet of this build (see '{MULTICALL} --list')");
+            std::process::exit(1)
+        }
         None => {
-            // Started as `nstools` (or under any name that is not an applet):
+            // Started as `nstools` (or a renamed copy such as `nstools-1.0`):
             // the applet is the first word.
             let word = args.get(1).map(|a| a.to_string_lossy().into_owned());
             match word.as_deref() {

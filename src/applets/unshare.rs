@@ -14,20 +14,19 @@ use nix::unistd::{getpid, Pid};
 
 use crate::sys::idmap::{self, IdMap, IdRange, MapKind, Setgroups};
 use crate::sys::mount::{self, Propagation};
-use crate::sys::ns::{self, NsKind, NsSet};
+use crate::sys::ns::{self, NsFile, NsKind, NsSet};
 use crate::sys::outside::Outside;
 use crate::sys::persist::{self, Binding};
 use crate::sys::process::EnvPlan;
 use crate::sys::process::{self, Exit, ProcDir, WaitMode};
-use crate::sys::{creds, hints, timens};
+use crate::sys::{creds, hints, timens, OsContext};
 use crate::usage;
 
 /// Run a program with some namespaces unshared from the parent.
-///
-/// With no program, runs ${SHELL} (default: /bin/sh) as a login shell.
 #[derive(Parser, Debug)]
 #[command(
     name = "unshare",
+    after_help = "With no program, runs ${SHELL} (default: /bin/sh) as a login shell.",
     override_usage = "unshare [options] [<program> [<argument>...]]",
     version,
     args_override_self = true,
@@ -63,10 +62,10 @@ pub struct Args {
     /// Fork the program as a child of unshare
     #[arg(short = 'f', long = "fork", help_heading = "Process")]
     fork: bool,
-    /// Forward TERM INT HUP QUIT USR1 USR2 WINCH and stop/continue to the child (implies --fork)
+    /// Forward TERM INT HUP QUIT USR1 USR2 WINCH, stop/cont (implies -f)
     #[arg(long = "forward-signals", help_heading = "Process")]
     forward_signals: bool,
-    /// When unshare dies, send SIGNAME (default KILL) to the child (implies --fork)
+    /// When unshare dies, send SIGNAME (default KILL) to the child
     #[arg(long = "kill-child", value_name = "SIGNAME", num_args = 0..=1, require_equals = true, default_missing_value = "KILL", help_heading = "Process")]
     kill_child: Option<String>,
 
@@ -77,9 +76,9 @@ pub struct Args {
     #[arg(long = "mount-binfmt", value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "/proc/sys/fs/binfmt_misc", help_heading = "Mounts")]
     mount_binfmt: Option<PathBuf>,
     /// Set propagation of all mounts in the new mount namespace
-    #[arg(long = "propagation", value_name = "slave|shared|private|unchanged", value_parser = ["slave", "shared", "private", "unchanged"], help_heading = "Mounts")]
+    #[arg(long = "propagation", value_name = "slave|shared|private|unchanged", value_parser = ["slave", "shared", "private", "unchanged"], hide_possible_values = true, help_heading = "Mounts")]
     propagation: Option<String>,
-    /// Load a binfmt_misc definition :name:type:offset:magic:mask:interpreter:flags
+    /// Load a binfmt_misc definition (implies --mount-binfmt)
     #[arg(
         short = 'l',
         long = "load-interp",
@@ -91,7 +90,7 @@ pub struct Args {
     /// Map the current user and group to root (implies --user)
     #[arg(short = 'r', long = "map-root-user", help_heading = "User namespace")]
     map_root_user: bool,
-    /// Map the current user and group to themselves (implies --user)
+    /// Map the current user and group to themselves
     #[arg(
         short = 'c',
         long = "map-current-user",
@@ -120,9 +119,9 @@ pub struct Args {
     )]
     owner: Option<String>,
     /// Allow or deny setgroups(2) in the user namespace
-    #[arg(long = "setgroups", value_name = "allow|deny", value_parser = ["allow", "deny"], help_heading = "User namespace")]
+    #[arg(long = "setgroups", value_name = "allow|deny", value_parser = ["allow", "deny"], hide_possible_values = true, help_heading = "User namespace")]
     setgroups: Option<String>,
-    /// Keep the capabilities granted in the user namespace across exec
+    /// Keep user-namespace capabilities across exec
     #[arg(long = "keep-caps", help_heading = "User namespace")]
     keep_caps: bool,
 
@@ -175,7 +174,7 @@ pub struct Args {
     /// Do not pass the environment on to the program
     #[arg(long = "clear-env", help_heading = "Program")]
     clear_env: bool,
-    /// Pass only these variables on (comma-separated; implies --clear-env)
+    /// Pass only these variables (implies --clear-env)
     #[arg(
         long = "whitelist-env",
         value_name = "NAME,...",
@@ -224,11 +223,17 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
     let plan = Plan::from_args(Args::from_arg_matches(m)?)?;
     let (real_uid, real_gid) = (creds::euid(), creds::egid());
     let mut outside = plan.needs_outside().then(Outside::spawn).transpose()?;
+    let old_mnt_ns = plan
+        .persists(NsKind::Mnt)
+        .then(|| NsFile::of_process(None, NsKind::Mnt))
+        .transpose()?;
     if let Some((uid, gid)) = plan.owner {
         creds::set_effective(uid, gid).context("cannot become the namespace owner")?;
     }
     ns::unshare(plan.kinds).map_err(|e| hints::explain_unshare(e, plan.kinds))?;
-    if let Err(e) = plan.finish_namespaces(outside.as_mut(), real_uid, real_gid) {
+    if let Err(e) =
+        plan.finish_namespaces(outside.as_mut(), old_mnt_ns.as_ref(), real_uid, real_gid)
+    {
         if let Some(o) = outside.as_mut() {
             o.undo_binds();
         }
@@ -240,7 +245,7 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         }
         return plan.exec();
     }
-    let (gate_r, gate_w) = nix::unistd::pipe().context("pipe failed")?;
+    let (gate_r, gate_w) = nix::unistd::pipe().what(|| "pipe failed".into())?;
     match process::fork(plan.wait_mode.unwrap_or(WaitMode::Shield))? {
         None => {
             drop(gate_w);
@@ -393,10 +398,20 @@ impl Plan {
         Ok(p)
     }
 
+    fn persists(&self, kind: NsKind) -> bool {
+        self.persist.iter().any(|(k, _)| *k == kind)
+    }
+
     /// A helper must stay outside when our binds must be made in the old
     /// mount namespace, or our maps written with the old privileges.
     fn needs_outside(&self) -> bool {
-        (self.kinds.contains(NsKind::Mnt) && !self.persist.is_empty()) || self.owner.is_some()
+        (self.binds_from_outside() && !self.persist.is_empty()) || self.owner.is_some()
+    }
+
+    /// In a new mount namespace our binds would not be seen outside, and in
+    /// a new user namespace we lose the right to mount in the old one.
+    fn binds_from_outside(&self) -> bool {
+        self.kinds.contains(NsKind::Mnt) || self.kinds.contains(NsKind::User)
     }
 
     /// After unshare(2), before any child: time offsets, id maps, and the
@@ -404,6 +419,7 @@ impl Plan {
     fn finish_namespaces(
         &self,
         mut outside: Option<&mut Outside>,
+        old_mnt_ns: Option<&NsFile>,
         real_uid: u32,
         real_gid: u32,
     ) -> Result<()> {
@@ -414,7 +430,9 @@ impl Plan {
         let now: Vec<Binding> = self.bindings(getpid(), |k| k != NsKind::Pid);
         if !now.is_empty() {
             match outside {
-                Some(o) if self.kinds.contains(NsKind::Mnt) => self.bind_from_outside(o, &now)?,
+                Some(o) if self.binds_from_outside() => {
+                    self.bind_from_outside(o, old_mnt_ns, &now)?
+                }
                 _ => persist::bind_all(&now).map_err(|(_, e)| e)?,
             }
         }
@@ -465,12 +483,28 @@ impl Plan {
 
     /// Bind from the old mount namespace, making the mount namespace again
     /// when the kernel refuses it as a possible loop (see `ns::renew_mount_ns`).
-    fn bind_from_outside(&self, outside: &mut Outside, bindings: &[Binding]) -> Result<()> {
+    fn bind_from_outside(
+        &self,
+        outside: &mut Outside,
+        old_mnt_ns: Option<&NsFile>,
+        bindings: &[Binding],
+    ) -> Result<()> {
         let mut attempt = 0;
         loop {
             match outside.bind(bindings) {
                 Ok(()) => return Ok(()),
-                Err(e) if e.errno() == Some(Errno::EINVAL) && self.kinds.contains(NsKind::Mnt) => {
+                Err(e) if e.errno() == Some(Errno::EINVAL) && old_mnt_ns.is_some() => {
+                    if let Some(old) = old_mnt_ns {
+                        if !ns_id_quirk(old)? {
+                            return Err(e
+                                .hinted(
+                                    "the file must not be on a shared mount: bind its directory onto \
+                                     itself and make that private (mount --bind DIR DIR; \
+                                     mount --make-private DIR)",
+                                )
+                                .into());
+                        }
+                    }
                     attempt += 1;
                     if !ns::renew_mount_ns(attempt)? {
                         return Err(anyhow::Error::new(e).context(
@@ -507,7 +541,7 @@ impl Plan {
             return Ok(());
         }
         match outside {
-            Some(o) if self.kinds.contains(NsKind::Mnt) => o.bind(&pid_bind)?,
+            Some(o) if self.binds_from_outside() => o.bind(&pid_bind)?,
             _ => persist::bind_all(&pid_bind).map_err(|(_, e)| e)?,
         }
         Ok(())
@@ -523,22 +557,21 @@ impl Plan {
     /// The rest happens in the process that becomes the program.
     fn exec(&self) -> Result<Exit> {
         if let Some(name) = &self.hostname {
-            nix::unistd::sethostname(name).with_context(|| format!("sethostname {name} failed"))?;
+            nix::unistd::sethostname(name).what(|| format!("sethostname {name} failed"))?;
         }
         if let (true, Some(prop)) = (self.kinds.contains(NsKind::Mnt), self.propagation) {
             mount::set_propagation(Path::new("/"), prop, true)?;
         }
         if let Some(root) = &self.root {
             nix::unistd::chroot(root)
-                .with_context(|| format!("cannot change root directory to '{}'", root.display()))?;
+                .what(|| format!("cannot change root directory to '{}'", root.display()))?;
         }
         if let Some(dir) = self
             .wd
             .as_deref()
             .or(self.root.as_ref().map(|_| Path::new("/")))
         {
-            nix::unistd::chdir(dir)
-                .with_context(|| format!("cannot chdir to '{}'", dir.display()))?;
+            nix::unistd::chdir(dir).what(|| format!("cannot chdir to '{}'", dir.display()))?;
         }
         if let Some(dir) = &self.mount_proc {
             if self.root.is_some() || self.propagation != Some(Propagation::Private) {
@@ -578,6 +611,17 @@ impl Plan {
         };
         Err(err.into())
     }
+}
+
+/// Whether an EINVAL from binding our mount namespace is the kernel's id
+/// quirk (our namespace got a smaller id than the one holding the file) and
+/// worth a retry; unknown ids (kernels before 6.8) count as the quirk.
+fn ns_id_quirk(old: &NsFile) -> Result<bool> {
+    let new = NsFile::of_process(None, NsKind::Mnt)?;
+    Ok(match (ns::mount_ns_id(old), ns::mount_ns_id(&new)) {
+        (Ok(old_id), Ok(new_id)) => new_id <= old_id,
+        _ => true,
+    })
 }
 
 fn setgroups_denied() -> bool {

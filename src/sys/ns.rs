@@ -424,6 +424,50 @@ fn ns_ioctl_fd(fd: BorrowedFd<'_>, nr: u8) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
+/// Attempts `renew_mount_ns` makes before it gives up.
+pub const MOUNT_NS_RETRIES: u32 = 16;
+
+/// Make our mount namespace again, pinned to one CPU, after the kernel refused
+/// to bind it with EINVAL. Since 6.18 mount-namespace ids come from per-CPU
+/// batches, and the loop check in do_loopback() assumes a newer namespace has
+/// a larger id than the one holding the target file: a namespace that got a
+/// smaller id (often one made on another CPU) is refused. Returns false once
+/// `attempt` exceeds `MOUNT_NS_RETRIES`.
+pub fn renew_mount_ns(attempt: u32) -> Result<bool> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    if attempt > MOUNT_NS_RETRIES {
+        return Ok(false);
+    }
+    let me = Pid::from_raw(0);
+    let old = sched_getaffinity(me).what(|| "sched_getaffinity failed".into())?;
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|&c| old.is_set(c).unwrap_or(false))
+        .collect();
+    if let Some(&cpu) = cpus.get(attempt as usize % cpus.len().max(1)) {
+        let mut one = CpuSet::new();
+        let _ = one.set(cpu);
+        let _ = sched_setaffinity(me, &one);
+    }
+    let mut set = NsSet::empty();
+    set.insert(NsKind::Mnt);
+    let result = unshare(set);
+    let _ = sched_setaffinity(me, &old);
+    result.map(|()| true)
+}
+
+/// The id of a mount namespace (NS_GET_MNTNS_ID, Linux 6.8): ids grow with
+/// creation order, within one CPU's batch at least.
+pub fn mount_ns_id(ns: &NsFile) -> Result<u64> {
+    // _IOR(0xb7, 0x5, __u64)
+    const NS_GET_MNTNS_ID: libc::c_ulong =
+        (2 << 30) | (8 << 16) | ((NSIO as libc::c_ulong) << 8) | 0x5;
+    let mut id: u64 = 0;
+    // SAFETY: NS_GET_MNTNS_ID writes one u64 to the pointer we pass.
+    let rc = unsafe { libc::ioctl(ns.fd.as_raw_fd(), NS_GET_MNTNS_ID as _, &mut id as *mut u64) };
+    Errno::result(rc).what(|| format!("cannot get the id of {}", ns.path.display()))?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,35 +506,4 @@ mod tests {
         let err = NsFile::open(Path::new("/proc/self/status")).unwrap_err();
         assert_eq!(err.to_string(), "/proc/self/status: not a namespace file");
     }
-}
-
-/// Attempts `renew_mount_ns` makes before it gives up.
-pub const MOUNT_NS_RETRIES: u32 = 16;
-
-/// Make our mount namespace again, pinned to one CPU, after the kernel refused
-/// to bind it with EINVAL. Since 6.18 mount-namespace ids come from per-CPU
-/// batches, and the loop check in do_loopback() assumes a newer namespace has
-/// a larger id than the one holding the target file: a namespace that got a
-/// smaller id (often one made on another CPU) is refused. Returns false once
-/// `attempt` exceeds `MOUNT_NS_RETRIES`.
-pub fn renew_mount_ns(attempt: u32) -> Result<bool> {
-    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
-    if attempt > MOUNT_NS_RETRIES {
-        return Ok(false);
-    }
-    let me = Pid::from_raw(0);
-    let old = sched_getaffinity(me).what(|| "sched_getaffinity failed".into())?;
-    let cpus: Vec<usize> = (0..CpuSet::count())
-        .filter(|&c| old.is_set(c).unwrap_or(false))
-        .collect();
-    if let Some(&cpu) = cpus.get(attempt as usize % cpus.len().max(1)) {
-        let mut one = CpuSet::new();
-        let _ = one.set(cpu);
-        let _ = sched_setaffinity(me, &one);
-    }
-    let mut set = NsSet::empty();
-    set.insert(NsKind::Mnt);
-    let result = unshare(set);
-    let _ = sched_setaffinity(me, &old);
-    result.map(|()| true)
 }

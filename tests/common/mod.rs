@@ -11,8 +11,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Every applet name the binary answers to.
-pub const APPLETS: &[&str] = &["unshare", "nsenter", "setns-run", "mkmap", "newuidmap", "newgidmap", "mountprop", "netns"];
+/// Every applet name the binary answers to, as it lists them itself.
+pub fn applets() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_nstools"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
 
 /// The unprivileged user the tests become.
 pub const NOBODY: u32 = 65534;
@@ -27,8 +37,8 @@ pub fn bin_dir() -> &'static Path {
         let target = dir.join("nstools");
         let _ = std::fs::remove_file(&target);
         std::fs::copy(env!("CARGO_BIN_EXE_nstools"), &target).unwrap();
-        for name in APPLETS {
-            let link = dir.join(name);
+        for name in applets() {
+            let link = dir.join(&name);
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink("nstools", &link).unwrap();
         }
@@ -105,13 +115,26 @@ impl Run {
     /// Panic with everything known unless the run succeeded.
     #[track_caller]
     pub fn assert_ok(&self) -> &Self {
-        assert!(self.ok(), "expected success, got {:?}\nstdout: {}\nstderr: {}", self.status, self.stdout, self.stderr);
+        assert!(
+            self.ok(),
+            "expected success, got {:?}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), Some(code), "status {:?}\nstdout: {}\nstderr: {}", self.status, self.stdout, self.stderr);
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "status {:?}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -126,7 +149,9 @@ pub fn run_command(mut cmd: Command, timeout: Duration) -> Run {
     cmd.stdin(Stdio::null())
         .stdout(File::create(&out_path).unwrap())
         .stderr(File::create(&err_path).unwrap());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -176,20 +201,34 @@ pub fn sh(script: &str) -> Run {
 /// Run a shell script as uid/gid 65534, the applets first on PATH.
 pub fn sh_as_nobody(script: &str) -> Run {
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", script])
-        .env("PATH", path_with_applets())
-        .current_dir("/");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        "bash",
+        "-c",
+        script,
+    ])
+    .env("PATH", path_with_applets())
+    .current_dir("/");
     run_command(cmd, TIMEOUT)
 }
 
 /// PATH with our applets first, so a script's `unshare` is ours.
 pub fn path_with_applets() -> String {
-    format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir().display())
+    format!(
+        "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin_dir().display()
+    )
 }
 
 /// `readlink /proc/PID/ns/KIND` (e.g. `net:[4026531840]`).
 pub fn ns_link(pid: &str, kind: &str) -> String {
-    std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The host facts a test must leave as it found them.
@@ -209,7 +248,11 @@ pub fn host_state() -> HostState {
         .collect();
     mounts.sort();
     let mut netns: Vec<String> = std::fs::read_dir("/run/netns")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     netns.sort();
     HostState {
@@ -229,7 +272,9 @@ pub struct Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid.to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -1,0 +1,821 @@
+//! `unshare` run for real: each test checks what the kernel records.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn host_link(kind: &str) -> String {
+    ns_link("self", kind)
+}
+
+#[test]
+fn map_root_user_makes_the_caller_root_inside() {
+    run("unshare", &["-r", "id", "-u"]).assert_ok();
+    assert_eq!(run("unshare", &["-r", "id", "-u"]).stdout, "0\n");
+    let r = run(
+        "unshare",
+        &[
+            "-r",
+            "cat",
+            "/proc/self/uid_map",
+            "/proc/self/gid_map",
+            "/proc/self/setgroups",
+        ],
+    );
+    let words: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "1", "0", "0", "1", "deny"]);
+}
+
+#[test]
+fn map_root_user_as_unprivileged_maps_own_id_and_denies_setgroups() {
+    let r = run_as_nobody(
+        "unshare",
+        &[
+            "-r",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups",
+        ],
+    );
+    let words: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "65534", "1", "0", "65534", "1", "deny"]);
+}
+
+#[test]
+fn map_current_user_keeps_the_same_ids() {
+    let r = run_as_nobody(
+        "unshare",
+        &["-c", "sh", "-c", "id -u; id -g; cat /proc/self/uid_map"],
+    );
+    let words: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
+    assert_eq!(words, ["65534", "65534", "65534", "65534", "1"]);
+}
+
+#[test]
+fn map_user_and_group_take_numbers_and_names() {
+    let r = run_as_nobody(
+        "unshare",
+        &[
+            "--map-user=1000",
+            "--map-group=2000",
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map",
+        ],
+    );
+    let words: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["1000", "2000", "1000", "65534", "1", "2000", "65534", "1"]
+    );
+    let r = run_as_nobody(
+        "unshare",
+        &["--map-user=root", "--map-group=root", "id", "-u"],
+    );
+    assert_eq!(r.assert_ok().stdout, "0\n");
+    let r = run("unshare", &["--map-user=no-such-user-x", "true"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("no-such-user-x"), "{}", r.stderr);
+}
+
+#[test]
+fn setgroups_allow_and_map_group_are_refused_together() {
+    let r = run("unshare", &["-r", "--setgroups=allow", "true"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("mutually exclusive"), "{}", r.stderr);
+    let r = run(
+        "unshare",
+        &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
+    );
+    assert_eq!(r.assert_ok().stdout, "deny\n");
+}
+
+#[test]
+fn mount_proc_in_a_new_pid_namespace_sees_only_itself() {
+    let before = host_state();
+    let r = run(
+        "unshare",
+        &["-rmpf", "--mount-proc", "ps", "-e", "-o", "pid=,comm="],
+    );
+    let lines: Vec<String> = r
+        .assert_ok()
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["1 ps"]);
+    let r = run(
+        "unshare",
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "echo $$; readlink /proc/self/ns/pid",
+        ],
+    );
+    let out = r.assert_ok().stdout.clone();
+    let mut it = out.lines();
+    assert_eq!(it.next(), Some("1"));
+    assert_ne!(it.next().unwrap(), host_link("pid"));
+    assert_eq!(host_state(), before, "host /proc or mounts changed");
+    assert!(std::path::Path::new("/proc/1/status").exists());
+}
+
+#[test]
+fn mount_proc_as_unprivileged_user_in_own_user_namespace() {
+    let r = run_as_nobody(
+        "unshare",
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "echo $$; cat /proc/1/comm; test -e /proc/2/comm || echo alone",
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "1\nsh\nalone\n");
+}
+
+#[test]
+fn mount_proc_without_a_pid_namespace_explains_the_refusal() {
+    let r = run_as_nobody("unshare", &["-rm", "--mount-proc", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .starts_with("unshare: mount /proc failed: Operation not permitted"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--pid --fork"), "{}", r.stderr);
+}
+
+#[test]
+fn cgroup_namespace_shows_the_new_root() {
+    let r = run("unshare", &["-Cm", "cat", "/proc/self/cgroup"]);
+    let out = r.assert_ok().stdout.clone();
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        assert!(line.ends_with(":/"), "{line}");
+    }
+    let r = run("unshare", &["-C", "readlink", "/proc/self/ns/cgroup"]);
+    assert_ne!(r.assert_ok().stdout.trim(), host_link("cgroup"));
+}
+
+#[test]
+fn net_namespace_has_only_a_down_loopback() {
+    let r = run(
+        "unshare",
+        &["-n", "sh", "-c", "ip -o link; readlink /proc/self/ns/net"],
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("1: lo:") && lines[0].contains("state DOWN"),
+        "{out}"
+    );
+    assert_ne!(lines[1], host_link("net"));
+}
+
+#[test]
+fn net_namespace_without_privilege_is_refused_with_a_hint() {
+    let r = run_as_nobody("unshare", &["-n", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .starts_with("unshare: unshare failed: Operation not permitted"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("CAP_SYS_ADMIN"), "{}", r.stderr);
+}
+
+#[test]
+fn hostname_changes_the_name_inside_only() {
+    let before = host_state();
+    let name = format!("box-{}", std::process::id());
+    let r = run("unshare", &[&format!("--hostname={name}"), "hostname"]);
+    assert_eq!(r.assert_ok().stdout.trim(), name);
+    let r = run("unshare", &["-u", "sh", "-c", "hostname inner; hostname"]);
+    assert_eq!(r.assert_ok().stdout.trim(), "inner");
+    assert_eq!(host_state(), before);
+    let r = run_as_nobody("unshare", &["-r", "--hostname=nobodybox", "hostname"]);
+    assert_eq!(r.assert_ok().stdout.trim(), "nobodybox");
+}
+
+#[test]
+fn ipc_namespace_hides_a_queue_made_outside_it() {
+    // The queue is made in an IPC namespace of the test's own, never the host's.
+    let r = run("unshare", &["-i", "sh", "-c", "id=$(ipcmk -Q | grep -o '[0-9]*$'); ipcs -q | grep -cw \"$id\"; unshare -i ipcs -q | grep -cw \"$id\"; true"]);
+    assert_eq!(r.assert_ok().stdout, "1\n0\n", "{}", r.stderr);
+}
+
+/// Run a script in a private mount namespace with a scratch tmpfs at $D,
+/// so bindings made there never reach the host.
+fn in_private_mounts(script: &str) -> Run {
+    let dir = scratch("persist");
+    let full = format!(
+        "set -e; D={}; mount -t tmpfs t \"$D\"; {script}",
+        dir.display()
+    );
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args(["-m", "--propagation=private", "bash", "-c", &full])
+        .env("PATH", path_with_applets());
+    run_command(cmd, TIMEOUT)
+}
+
+#[test]
+fn net_file_persists_the_namespace_for_nsenter() {
+    let r = in_private_mounts(
+        "touch $D/net; unshare --net=$D/net ip link set lo up; \
+         /usr/bin/nsenter --net=$D/net ip -o link show up | cut -d: -f2; \
+         echo net:[$(stat -L -c %i $D/net)]; /usr/bin/nsenter --net=$D/net readlink /proc/self/ns/net; umount $D/net",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].trim(),
+        "lo",
+        "the change made in the first run must persist"
+    );
+    assert_eq!(lines[1], lines[2]);
+}
+
+#[test]
+fn every_kind_can_be_persisted_to_a_file() {
+    for (opt, kind) in [
+        ("--uts", "uts"),
+        ("--ipc", "ipc"),
+        ("--user", "user"),
+        ("--cgroup", "cgroup"),
+        ("--time", "time"),
+        ("--mount", "mnt"),
+    ] {
+        let r = in_private_mounts(&format!(
+            "touch $D/f; unshare {opt}=$D/f sh -c 'readlink /proc/self/ns/{kind}_for_children 2>/dev/null || readlink /proc/self/ns/{kind}'; \
+             echo {kind}:[$(stat -L -c %i $D/f)]; umount $D/f"
+        ));
+        let out = r.assert_ok().stdout.clone();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{opt}: {out}");
+        assert_eq!(lines[0], lines[1], "{opt}");
+    }
+    let r = in_private_mounts(
+        "touch $D/p; unshare -f --pid=$D/p readlink /proc/self/ns/pid; echo pid:[$(stat -L -c %i $D/p)]; umount $D/p",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn mount_file_binding_is_not_flaky() {
+    // Linux 6.18 may refuse the bind when the new namespace got a smaller id
+    // (per-CPU id batches); unshare must retry, so 30 runs all succeed.
+    let r = in_private_mounts(
+        "touch $D/m; for i in $(seq 30); do unshare --mount=$D/m true; umount $D/m; done; echo done",
+    );
+    assert_eq!(r.assert_ok().stdout, "done\n", "{}", r.stderr);
+}
+
+#[test]
+fn bad_persist_file_leaves_no_mount_and_no_namespace() {
+    let r = in_private_mounts(
+        "touch $D/ok; before=$(wc -l < /proc/self/mountinfo); \
+         if unshare --net=$D/ok --uts=$D/missing true 2>$D/err; then echo unexpected; fi; cat $D/err; \
+         if unshare --net=$D/ok --ipc=$D true 2>$D/err; then echo unexpected; fi; cat $D/err; \
+         after=$(wc -l < /proc/self/mountinfo); echo mounts $before $after",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("unshare: cannot bind to ")
+            && lines[0].ends_with("/missing: No such file or directory"),
+        "{out}"
+    );
+    assert!(lines[1].ends_with(": Is a directory"), "{out}");
+    let counts: Vec<&str> = lines[2].split(' ').collect();
+    assert_eq!(counts[1], counts[2], "a mount was left behind: {out}");
+}
+
+#[test]
+fn mount_file_on_a_shared_mount_fails_cleanly() {
+    let r = in_private_mounts(
+        "mount --make-shared $D; touch $D/m $D/n; before=$(wc -l < /proc/self/mountinfo); \
+         if unshare --mount=$D/m --net=$D/n true 2>$D/err; then echo unexpected; fi; \
+         after=$(wc -l < /proc/self/mountinfo); echo mounts $before $after; cat $D/err",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    let counts: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(counts[1], counts[2], "a mount was left behind: {out}");
+    assert!(lines[1].starts_with("unshare: mount /proc/"), "{out}");
+    assert!(
+        lines[1].contains("shared"),
+        "the message should name the shared mount: {out}"
+    );
+}
+
+#[test]
+fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = run(
+        "unshare",
+        &[
+            "-T",
+            "--monotonic",
+            "100",
+            "--boottime",
+            "100000",
+            "sh",
+            "-c",
+            "cat /proc/uptime; cat /proc/self/timens_offsets",
+        ],
+    );
+    let out = r.assert_ok().stdout.clone();
+    let mut lines = out.lines();
+    let inner: f64 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        inner >= host_uptime + 100000.0 && inner < host_uptime + 100100.0,
+        "{inner} vs {host_uptime}"
+    );
+    let offsets: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        offsets,
+        [
+            vec!["monotonic", "100", "0"],
+            vec!["boottime", "100000", "0"]
+        ]
+    );
+    let r = run_as_nobody(
+        "unshare",
+        &["-rT", "--boottime=-1.5", "cat", "/proc/self/timens_offsets"],
+    );
+    let words: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["monotonic", "0", "0", "boottime", "-2", "500000000"]
+    );
+}
+
+#[test]
+fn time_offsets_without_a_time_namespace_are_a_usage_error() {
+    let r = run("unshare", &["--monotonic", "5", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("-T") && r.stderr.contains("Try 'unshare --help'"),
+        "{}",
+        r.stderr
+    );
+    run("unshare", &["-T", "--monotonic", "5x", "true"]).assert_code(1);
+}
+
+#[test]
+fn exit_status_of_the_child_is_passed_on() {
+    run("unshare", &["-f", "sh", "-c", "exit 7"]).assert_code(7);
+    run("unshare", &["sh", "-c", "exit 9"]).assert_code(9);
+    run("unshare", &["-rf", "false"]).assert_code(1);
+}
+
+#[test]
+fn unshare_child_killed_by_signal_kills_unshare() {
+    let r = run("unshare", &["-f", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(r.signal(), Some(9), "{:?} {}", r.status, r.stderr);
+    let r = run("unshare", &["-rpf", "sh", "-c", "kill -TERM $$; sleep 5"]);
+    // PID 1 of a new namespace ignores signals it has no handler for; a
+    // shell that is not PID 1 dies of TERM.
+    assert!(
+        r.signal().is_none() || r.signal() == Some(15),
+        "{:?}",
+        r.status
+    );
+    let r = run("unshare", &["-f", "sh", "-c", "kill -USR1 $$"]);
+    assert_eq!(r.signal(), Some(10));
+    let r = sh("unshare -f sh -c 'kill -9 $$'; echo $?");
+    assert_eq!(r.stdout, "137\n");
+}
+
+#[test]
+fn missing_or_unexecutable_programs_give_127_and_126() {
+    let r = run("unshare", &["-r", "no-such-program-nstools"]);
+    r.assert_code(127);
+    assert_eq!(
+        r.stderr,
+        "unshare: failed to execute no-such-program-nstools: No such file or directory\n"
+    );
+    let file = scratch("noexec").join("data");
+    std::fs::write(&file, "data\n").unwrap();
+    set_mode(&file, 0o644);
+    let r = run("unshare", &["-r", file.to_str().unwrap()]);
+    r.assert_code(126);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "unshare: failed to execute {}: Permission denied\n",
+            file.display()
+        )
+    );
+    run("unshare", &["-rf", "no-such-program-nstools"]).assert_code(127);
+}
+
+#[test]
+fn unknown_option_is_a_usage_error_with_a_hint() {
+    let r = run("unshare", &["--bogus", "true"]);
+    r.assert_code(1);
+    assert_eq!(
+        r.stderr,
+        "unshare: unrecognized option '--bogus'\nTry 'unshare --help' for more information.\n"
+    );
+    let r = run("unshare", &["--propagation=sideways", "true"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("sideways"), "{}", r.stderr);
+    let r = run("unshare", &["--kill-child=NOPE", "true"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("NOPE"), "{}", r.stderr);
+}
+
+#[test]
+fn options_after_the_program_belong_to_the_program() {
+    let r = run(
+        "unshare",
+        &[
+            "-r",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$*\"",
+            "x",
+            "-n",
+            "--bogus",
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "-n --bogus\n");
+    let r = run("unshare", &["-r", "--", "echo", "-x"]);
+    assert_eq!(r.assert_ok().stdout, "-x\n");
+}
+
+#[test]
+fn propagation_defaults_to_private_and_can_be_chosen() {
+    let r = in_private_mounts(
+        "mount --make-shared $D; unshare -m findmnt -no PROPAGATION $D; \
+         unshare -m --propagation=slave findmnt -no PROPAGATION $D; \
+         unshare -m --propagation=unchanged findmnt -no PROPAGATION $D; \
+         unshare -m --propagation shared findmnt -no PROPAGATION /",
+    );
+    let lines: Vec<String> = r
+        .assert_ok()
+        .stdout
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(lines, ["private", "private,slave", "shared", "shared"]);
+}
+
+#[test]
+fn a_mount_inside_does_not_leak_to_the_host() {
+    let dir = scratch("leak");
+    let before = host_state();
+    let r = run(
+        "unshare",
+        &[
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount -t tmpfs leak {0} && touch {0}/inside && ls {0}",
+                dir.display()
+            ),
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "inside\n");
+    assert!(!dir.join("inside").exists());
+    assert_eq!(host_state(), before);
+}
+
+#[test]
+fn root_and_wd_change_where_the_program_runs() {
+    let r = run("unshare", &["-R", "/", "-w", "/usr", "pwd"]);
+    assert_eq!(r.assert_ok().stdout, "/usr\n");
+    let r = run("unshare", &["-R", "/usr", "pwd"]);
+    assert_eq!(r.assert_ok().stdout, "/\n");
+    let r = run("unshare", &["-w", "/no/such/dir", "true"]);
+    r.assert_code(1);
+    assert_eq!(
+        r.stderr,
+        "unshare: cannot chdir to '/no/such/dir': No such file or directory\n"
+    );
+    let r = run("unshare", &["-R", "/no/such/root", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .starts_with("unshare: cannot change root directory to '/no/such/root'"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn setuid_and_setgid_switch_ids() {
+    let r = run(
+        "unshare",
+        &[
+            "-S",
+            "65534",
+            "-G",
+            "65534",
+            "sh",
+            "-c",
+            "id -u; id -g; id -G",
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "65534\n65534\n65534\n");
+    let r = run_as_nobody("unshare", &["-r", "-S", "0", "-G", "0", "id", "-u"]);
+    assert_eq!(r.assert_ok().stdout, "0\n");
+    run("unshare", &["-S", "x", "true"]).assert_code(1);
+}
+
+fn cap_amb(status: &str) -> u64 {
+    let line = status.lines().find(|l| l.starts_with("CapAmb:")).unwrap();
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn keep_caps_keeps_namespace_capabilities_across_exec() {
+    let with = run_as_nobody(
+        "unshare",
+        &["-U", "--keep-caps", "cat", "/proc/self/status"],
+    );
+    assert_ne!(cap_amb(&with.assert_ok().stdout), 0);
+    let without = run_as_nobody("unshare", &["-U", "cat", "/proc/self/status"]);
+    assert_eq!(cap_amb(&without.assert_ok().stdout), 0);
+}
+
+#[test]
+fn owner_gives_the_user_namespace_to_another_user() {
+    let mut target = Command::new(applet("unshare"))
+        .args(["--owner=65534:65534", "-r", "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    wait_until("the target to enter its user namespace", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .map(|l| l.to_string_lossy() != host_link("user"))
+            .unwrap_or(false)
+            && std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+                .map(|m| !m.is_empty())
+                .unwrap_or(false)
+    });
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", "0", "1"]);
+    // The owner, unprivileged, may enter it; nobody could enter a root-owned one.
+    let r = sh_as_nobody(&format!(
+        "/usr/bin/nsenter -t {pid} -U --preserve-credentials readlink /proc/self/ns/user"
+    ));
+    assert_eq!(r.assert_ok().stdout.trim(), ns_link(&pid, "user"));
+    let _ = target.kill();
+    let _ = target.wait();
+}
+
+#[test]
+fn mount_binfmt_and_load_interp_register_in_the_new_user_namespace() {
+    let r = run(
+        "unshare",
+        &["-r", "--mount-binfmt", "ls", "/proc/sys/fs/binfmt_misc"],
+    );
+    assert!(r.assert_ok().stdout.contains("register"), "{}", r.stdout);
+    let r = run(
+        "unshare",
+        &[
+            "-r",
+            "-l",
+            ":nstest:E::nstst::/bin/cat:",
+            "cat",
+            "/proc/sys/fs/binfmt_misc/nstest",
+        ],
+    );
+    let out = r.assert_ok().stdout.clone();
+    assert!(
+        out.starts_with("enabled") && out.contains("interpreter /bin/cat"),
+        "{out}"
+    );
+    let r = run("unshare", &["-r", "-l", "not-a-spec", "true"]);
+    r.assert_code(1);
+}
+
+#[test]
+fn clear_env_and_whitelist_env_choose_what_is_passed_on() {
+    let mut cmd = Command::new(applet("unshare"));
+    cmd.args(["--clear-env", "/usr/bin/env"])
+        .env("NSTOOLS_X", "1");
+    let r = run_command(cmd, TIMEOUT);
+    assert_eq!(r.assert_ok().stdout, "");
+    let mut cmd = Command::new(applet("unshare"));
+    cmd.args(["--whitelist-env=NSTOOLS_X,HOME", "/usr/bin/env"])
+        .env_clear()
+        .env("NSTOOLS_X", "1")
+        .env("NSTOOLS_Y", "2")
+        .env("HOME", "/root");
+    let r = run_command(cmd, TIMEOUT);
+    let mut vars: Vec<&str> = r.assert_ok().stdout.lines().collect();
+    vars.sort();
+    assert_eq!(vars, ["HOME=/root", "NSTOOLS_X=1"]);
+}
+
+#[test]
+fn without_a_program_the_shell_runs_as_a_login_shell() {
+    let dir = scratch("shell");
+    let script = dir.join("myshell");
+    std::fs::write(&script, "#!/bin/sh\necho \"$0 $#\"\n").unwrap();
+    set_mode(&script, 0o755);
+    // A script's $0 is its path (the kernel replaces argv[0]), so read $0 from a real shell.
+    let r = sh("echo 'echo $0' | SHELL=/bin/bash unshare -r");
+    assert_eq!(r.assert_ok().stdout, "-bash\n");
+    let mut cmd = Command::new(applet("unshare"));
+    cmd.arg("-r").env("SHELL", &script);
+    let r = run_command(cmd, TIMEOUT);
+    assert!(
+        r.assert_ok().stdout.ends_with("myshell 0\n"),
+        "{}",
+        r.stdout
+    );
+    let mut cmd = Command::new(applet("unshare"));
+    cmd.arg("-r").env_remove("SHELL").stdin(Stdio::null());
+    let r = run_command(cmd, TIMEOUT);
+    r.assert_ok();
+}
+
+#[test]
+fn kill_child_signals_the_child_when_unshare_dies() {
+    let mut un = Command::new(applet("unshare"))
+        .args(["--kill-child=TERM", "-r", "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let upid = un.id();
+    let mut child_pid = String::new();
+    wait_until("unshare to fork its child", || {
+        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child_pid.is_empty()
+            && std::fs::read_to_string(format!("/proc/{child_pid}/cmdline"))
+                .map(|c| c.starts_with("sleep"))
+                .unwrap_or(false)
+    });
+    un.kill().unwrap();
+    un.wait().unwrap();
+    wait_until("the child to die", || {
+        std::fs::read_to_string(format!("/proc/{child_pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    });
+}
+
+fn spawn_fork(args: &[&str]) -> (std::process::Child, String) {
+    let un = Command::new(applet("unshare"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let upid = un.id();
+    let mut child = String::new();
+    wait_until("the child to run its trap", || {
+        child = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child.is_empty()
+            && std::fs::read_to_string(format!("/proc/{child}/cmdline"))
+                .map(|c| c.starts_with("sh"))
+                .unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    (un, child)
+}
+
+#[test]
+fn forward_signals_passes_each_signal_to_the_child() {
+    for (sig, code) in [
+        ("USR1", 41),
+        ("TERM", 42),
+        ("HUP", 43),
+        ("INT", 44),
+        ("USR2", 45),
+        ("QUIT", 46),
+    ] {
+        let script = format!("trap 'exit {code}' {sig}; while :; do sleep 0.05; done");
+        let (mut un, _child) = spawn_fork(&["--forward-signals", "sh", "-c", &script]);
+        Command::new("kill")
+            .args([&format!("-{sig}"), &un.id().to_string()])
+            .status()
+            .unwrap();
+        let status = un.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{sig}: {status:?}");
+    }
+}
+
+#[test]
+fn without_forward_signals_term_and_int_are_ignored_while_waiting() {
+    let (mut un, child) = spawn_fork(&[
+        "-f",
+        "sh",
+        "-c",
+        "trap 'exit 3' USR1; while :; do sleep 0.05; done",
+    ]);
+    Command::new("kill")
+        .args(["-TERM", &un.id().to_string()])
+        .status()
+        .unwrap();
+    Command::new("kill")
+        .args(["-INT", &un.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        un.try_wait().unwrap().is_none(),
+        "unshare died of a signal it should ignore"
+    );
+    Command::new("kill")
+        .args(["-USR1", &child])
+        .status()
+        .unwrap();
+    assert_eq!(un.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn forward_signals_passes_stop_and_continue_through() {
+    let (mut un, child) = spawn_fork(&[
+        "--forward-signals",
+        "sh",
+        "-c",
+        "trap 'exit 5' USR1; while :; do sleep 0.05; done",
+    ]);
+    let state = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .split(") ")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .next()
+            .unwrap()
+    };
+    Command::new("kill")
+        .args(["-TSTP", &un.id().to_string()])
+        .status()
+        .unwrap();
+    let upid = un.id().to_string();
+    wait_until("both to stop", || {
+        state(&child) == 'T' && state(&upid) == 'T'
+    });
+    Command::new("kill")
+        .args(["-CONT", &upid])
+        .status()
+        .unwrap();
+    wait_until("both to continue", || {
+        state(&child) != 'T' && state(&upid) != 'T'
+    });
+    Command::new("kill")
+        .args(["-USR1", &upid])
+        .status()
+        .unwrap();
+    let status = un.wait().unwrap();
+    assert_eq!(status.code(), Some(5), "{status:?} {:?}", status.signal());
+}
+
+#[test]
+fn user_namespaces_uts_ipc_net_mount_together() {
+    let r = run(
+        "unshare",
+        &[
+            "-Uuinm",
+            "sh",
+            "-c",
+            "for k in user uts ipc net mnt; do readlink /proc/self/ns/$k; done",
+        ],
+    );
+    let out = r.assert_ok().stdout.clone();
+    for (line, kind) in out.lines().zip(["user", "uts", "ipc", "net", "mnt"]) {
+        assert_ne!(line, host_link(kind), "{kind} was not unshared");
+    }
+}
