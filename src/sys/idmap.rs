@@ -260,7 +260,9 @@ mod tests {
         }
         assert!(parse_range("0:4294967294:1").is_ok());
         assert!(parse_range("4294967295:0:1").is_err());
-        assert!(parse_range("0:0:4294967295").is_err());
+        // The initial namespace's own map is "0 0 4294967295": the whole range fits.
+        assert!(parse_range("0:0:4294967295").is_ok());
+        assert!(parse_range("1:0:4294967295").is_err());
     }
 
     #[test]
