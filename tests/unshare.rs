@@ -819,3 +819,43 @@ fn user_namespaces_uts_ipc_net_mount_together() {
         assert_ne!(line, host_link(kind), "{kind} was not unshared");
     }
 }
+
+#[test]
+fn disabled_user_namespaces_are_named_in_the_error() {
+    // The limit is per user namespace: set it to 0 in one of the test's own.
+    let r = run(
+        "unshare",
+        &[
+            "-r",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces; unshare -r true",
+        ],
+    );
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("user.max_user_namespaces is 0"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn mount_proc_under_a_masked_proc_explains_the_refusal() {
+    let r = run(
+        "unshare",
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "mount -t tmpfs mask /proc/sys && unshare -rmpf --mount-proc true",
+        ],
+    );
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("partly hidden by other mounts"),
+        "{}",
+        r.stderr
+    );
+}

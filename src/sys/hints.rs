@@ -18,12 +18,21 @@ pub fn explain_unshare(e: Error, kinds: NsSet) -> Error {
     let hint = match errno {
         Errno::EPERM | Errno::EACCES if kinds.contains(NsKind::User) => {
             if sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
-                Some("user namespaces are disabled (sysctl user.max_user_namespaces is 0)".to_string())
-            } else if sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) && creds::euid() != 0 {
+                Some(
+                    "user namespaces are disabled (sysctl user.max_user_namespaces is 0)"
+                        .to_string(),
+                )
+            } else if sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0)
+                && creds::euid() != 0
+            {
                 Some("unprivileged user namespaces are disabled (sysctl kernel.unprivileged_userns_clone is 0)".into())
             } else if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
                 Some("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns)".into())
-            } else if Path::new("/proc/self/root").read_link().map(|p| p != Path::new("/")).unwrap_or(false) {
+            } else if Path::new("/proc/self/root")
+                .read_link()
+                .map(|p| p != Path::new("/"))
+                .unwrap_or(false)
+            {
                 Some("a chrooted process may not create a user namespace".into())
             } else {
                 None
@@ -44,14 +53,43 @@ pub fn explain_unshare(e: Error, kinds: NsSet) -> Error {
                 .map(|k| k.proc_name())
                 .collect();
             if !missing.is_empty() {
-                Some(format!("this kernel has no {} namespaces", missing.join(", ")))
+                Some(format!(
+                    "this kernel has no {} namespaces",
+                    missing.join(", ")
+                ))
             } else if kinds.contains(NsKind::User) && thread_count() > 1 {
                 Some("a multithreaded process cannot create a user namespace".into())
             } else {
                 None
             }
         }
-        Errno::ENOSPC => Some("the limit on nested or total namespaces is reached (see /proc/sys/user/max_*_namespaces)".into()),
+        Errno::ENOSPC => {
+            let zero: Vec<String> = kinds
+                .kinds()
+                .map(|k| {
+                    format!(
+                        "max_{}_namespaces",
+                        if k == NsKind::Mnt {
+                            "mnt"
+                        } else {
+                            k.proc_name()
+                        }
+                    )
+                })
+                .filter(|name| sysctl(&format!("/proc/sys/user/{name}")) == Some(0))
+                .collect();
+            if zero.is_empty() {
+                Some(
+                    "the limit on namespaces is reached (see /proc/sys/user/max_*_namespaces)"
+                        .into(),
+                )
+            } else {
+                Some(format!(
+                    "disabled here: sysctl user.{} is 0",
+                    zero.join(", user.")
+                ))
+            }
+        }
         Errno::EUSERS => Some("user namespaces are nested too deeply (32 levels at most)".into()),
         _ => None,
     };
