@@ -859,3 +859,16 @@ fn mount_proc_under_a_masked_proc_explains_the_refusal() {
         r.stderr
     );
 }
+
+#[test]
+fn no_descriptor_of_ours_leaks_into_the_program() {
+    let r = in_private_mounts(
+        "touch $D/m $D/p; ls /proc/self/fd | sort | tr '\\n' ' '; echo; \
+         unshare -f --mount=$D/m --pid=$D/p --owner=0:0 -r ls /proc/self/fd | sort | tr '\\n' ' '; umount $D/m $D/p",
+    );
+    // The same descriptors as the shell passes to a plain ls: nothing of ours.
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0], lines[1], "{out}");
+}

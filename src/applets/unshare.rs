@@ -245,29 +245,7 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         }
         return plan.exec();
     }
-    let (gate_r, gate_w) = nix::unistd::pipe().what(|| "pipe failed".into())?;
-    match process::fork(plan.wait_mode.unwrap_or(WaitMode::Shield))? {
-        None => {
-            drop(gate_w);
-            process::wait_gate(gate_r);
-            plan.exec_child()
-        }
-        Some(child) => {
-            drop(gate_r);
-            if let Err(e) = plan.persist_for_children(outside.as_mut(), child.pid()) {
-                child.kill();
-                if let Some(o) = outside.as_mut() {
-                    o.undo_binds();
-                }
-                return Err(e);
-            }
-            drop(gate_w);
-            if let Some(o) = outside {
-                o.finish();
-            }
-            Ok(child.wait()?)
-        }
-    }
+    plan.fork_and_wait(outside)
 }
 
 impl Plan {
@@ -535,7 +513,7 @@ impl Plan {
     }
 
     /// A PID namespace exists to be bound only once its first process does.
-    fn persist_for_children(&self, outside: Option<&mut Outside>, _child: Pid) -> Result<()> {
+    fn persist_for_children(&self, outside: Option<&mut Outside>) -> Result<()> {
         let pid_bind = self.bindings(getpid(), |k| k == NsKind::Pid);
         if pid_bind.is_empty() {
             return Ok(());
@@ -547,11 +525,46 @@ impl Plan {
         Ok(())
     }
 
-    fn exec_child(&self) -> Result<Exit> {
-        if let Some(sig) = self.kill_child {
-            process::set_parent_death_signal(sig)?;
+    /// Fork the program's process and wait for it. When a PID namespace is
+    /// persisted, the child waits at a gate until its namespace is bound, so
+    /// a failed binding never leaves a program that ran.
+    fn fork_and_wait(&self, mut outside: Option<Outside>) -> Result<Exit> {
+        let gate = self
+            .persists(NsKind::Pid)
+            .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
+            .transpose()
+            .what(|| "pipe failed".into())?;
+        let parent = getpid();
+        match process::fork(self.wait_mode.unwrap_or(WaitMode::Shield))? {
+            None => {
+                if let Some((gate_r, gate_w)) = gate {
+                    drop(gate_w);
+                    process::wait_gate(gate_r);
+                }
+                if let Some(sig) = self.kill_child {
+                    process::set_parent_death_signal(sig)?;
+                    // The parent may have died before the request took effect.
+                    if nix::unistd::getppid() != parent {
+                        nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
+                    }
+                }
+                self.exec()
+            }
+            Some(child) => {
+                if let Err(e) = self.persist_for_children(outside.as_mut()) {
+                    child.kill();
+                    if let Some(o) = outside.as_mut() {
+                        o.undo_binds();
+                    }
+                    return Err(e);
+                }
+                drop(gate);
+                if let Some(o) = outside {
+                    o.finish();
+                }
+                Ok(child.wait()?)
+            }
         }
-        self.exec()
     }
 
     /// The rest happens in the process that becomes the program.

@@ -47,8 +47,10 @@ impl Outside {
             Mode::empty(),
         )
         .what(|| "cannot open /proc/self".into())?;
-        let (req_r, req_w) = unistd::pipe().what(|| "pipe failed".into())?;
-        let (rep_r, rep_w) = unistd::pipe().what(|| "pipe failed".into())?;
+        let (req_r, req_w) =
+            unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).what(|| "pipe failed".into())?;
+        let (rep_r, rep_w) =
+            unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).what(|| "pipe failed".into())?;
         // SAFETY: single-threaded binary; the child only serves requests and exits.
         match unsafe { unistd::fork() }.what(|| "fork failed".into())? {
             ForkResult::Child => {
