@@ -353,9 +353,15 @@ fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
         .unwrap()
         .parse()
         .unwrap();
+    // /proc/uptime has two decimals: compare in hundredths, so that the float
+    // sum cannot round the equal case (same hundredth) the wrong way.
+    let (inner, host) = (
+        (inner * 100.0).round() as i64,
+        (host_uptime * 100.0).round() as i64,
+    );
     assert!(
-        inner >= host_uptime + 100000.0 && inner < host_uptime + 100100.0,
-        "{inner} vs {host_uptime}"
+        inner >= host + 100000_00 && inner < host + 100100_00,
+        "{inner} vs {host} (hundredths of a second)"
     );
     let offsets: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(
