@@ -1,0 +1,67 @@
+# bench/lib.sh: the helpers every bench section uses. Sourced by bench/run.sh,
+# which has set OURS (a directory of applet symlinks to the release binary),
+# FLOOR (a directory for the floor programs the sections build) and OUT (a
+# scratch directory for this run).
+#
+# A section is a file bench/NN-NAME.sh that calls `section` once and then
+# `compare` for each case; what it prints is markdown, gathered into
+# bench/REPORT.md.
+
+BENCH_RUNS=${BENCH_RUNS:-200}
+BENCH_WARMUP=${BENCH_WARMUP:-10}
+
+# section TITLE [TEXT]: start a section of the report.
+section() {
+  printf '\n## %s\n\n' "$1"
+  if [ -n "${2:-}" ]; then printf '%s\n\n' "$2"; fi
+  printf '| case | tool | median | spread (IQR) | min | ours ÷ this | peak RSS |\n'
+  printf '|---|---|---:|---:|---:|---:|---:|\n'
+}
+
+# compare CASE LABEL CMD [LABEL CMD]...: time each command (no shell between
+# hyperfine and the command, so only the tool is measured) and print one row
+# each, with ours ÷ this: the first command's median (ours comes first) over
+# this one's, so a target of ours/util-linux <= 1.00 reads off directly.
+compare() {
+  local case=$1; shift
+  local json="$OUT/$(echo "$case" | tr -c 'A-Za-z0-9' '_').json"
+  local -a labels=() cmds=() names=()
+  while [ $# -ge 2 ]; do
+    labels+=("$1"); cmds+=("$2"); names+=(-n "$1"); shift 2
+  done
+  hyperfine -N --style none --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" \
+    "${names[@]}" --export-json "$json" "${cmds[@]}" >/dev/null 2>"$json.err" || {
+    printf '| %s | (failed: %s) | | | | | |\n' "$case" "$(tail -1 "$json.err")"
+    return 0
+  }
+  local -a rss=()
+  local c
+  for c in "${cmds[@]}"; do rss+=("$(peak_rss $c)"); done
+  python3 - "$case" "$json" "${rss[@]}" <<'PY'
+import json, statistics, sys
+case, path, rss = sys.argv[1], sys.argv[2], sys.argv[3:]
+results = json.load(open(path))["results"]
+base = None
+for r, kib in zip(results, rss):
+    times = sorted(r["times"])
+    med = statistics.median(times)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [med, med, med]
+    base = base or med
+    ms = lambda s: f"{s * 1000:.3f} ms"
+    ratio = f"{base / med:.2f}"
+    print(f"| {case} | {r['command']} | {ms(med)} | {ms(q[2] - q[0])} | {ms(times[0])} | {ratio} | {kib} KiB |")
+PY
+}
+
+# peak_rss CMD...: the peak resident set of one run of CMD, in KiB.
+peak_rss() {
+  python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}
+
+# build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.
+build_floor() {
+  gcc -O2 -static -o "$FLOOR/$1" "$BENCH_DIR/floor/$1.c"
+}

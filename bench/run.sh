@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make bench: run every section bench/NN-*.sh against the release binary and
+# write bench/REPORT.md (machine, kernel, date, tool versions, the tables).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+BIN=$ROOT/target/release/nstools
+for tool in hyperfine python3 gcc; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is needed (apt-get install $tool)" >&2; exit 1; }
+done
+[ -x "$BIN" ] || { echo "bench: build first (make)" >&2; exit 1; }
+
+OUT=$BENCH_DIR/out
+rm -rf "$OUT"; mkdir -p "$OUT/bin" "$OUT/floor"
+OURS=$OUT/bin FLOOR=$OUT/floor
+cp "$BIN" "$OURS/nstools"
+for a in $("$BIN" --list); do ln -s nstools "$OURS/$a"; done
+chmod -R a+rX "$OUT"
+export BENCH_DIR OURS FLOOR OUT
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+
+report=$OUT/REPORT.md
+{
+  echo "# nstools benchmark report"
+  echo
+  echo "Made by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo
+  echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB"
+  echo "- kernel: $(uname -sr)"
+  echo "- nstools: $("$BIN" --version)"
+  echo "- util-linux: $(unshare --version | head -1)"
+  echo "- iproute2: $(ip -V 2>&1 | head -1)"
+  echo "- findmnt: $(findmnt --version | head -1)"
+  echo "- hyperfine: $(hyperfine --version)"
+  echo
+  echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up), the interquartile"
+  echo "range, the fastest run, 'ours ÷ this' (the first row's median over this row's:"
+  echo "below 1.00 means ours is faster) and the peak resident set of one run. 'floor' is"
+  echo "a static C program of the bench's own that makes only the syscalls the case needs."
+  for s in "$BENCH_DIR"/[0-9][0-9]-*.sh; do
+    echo "bench: $(basename "$s")" >&2
+    # shellcheck disable=SC1090
+    . "$s"
+  done
+} >"$report"
+cp "$report" "$BENCH_DIR/REPORT.md"
+cat "$BENCH_DIR/REPORT.md"
