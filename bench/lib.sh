@@ -53,12 +53,10 @@ for r, kib in zip(results, rss):
 PY
 }
 
-# peak_rss CMD...: the peak resident set of one run of CMD, in KiB.
+# peak_rss CMD...: the peak resident set of one run of CMD, in KiB (measured
+# by bench/rss.c, whose own memory does not count; see there).
 peak_rss() {
-  python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+  "$FLOOR/rss" "$@" 2>/dev/null </dev/null
 }
 
 # build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.

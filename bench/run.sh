@@ -19,6 +19,7 @@ chmod -R a+rX "$OUT"
 export BENCH_DIR OURS FLOOR OUT
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
+gcc -O2 -static -o "$FLOOR/rss" "$BENCH_DIR/rss.c"
 
 report=$OUT/REPORT.md
 {

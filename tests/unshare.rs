@@ -360,7 +360,7 @@ fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
         (host_uptime * 100.0).round() as i64,
     );
     assert!(
-        inner >= host + 100000_00 && inner < host + 100100_00,
+        inner >= host + 10_000_000 && inner < host + 10_010_000,
         "{inner} vs {host} (hundredths of a second)"
     );
     let offsets: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
