@@ -6,6 +6,8 @@ use clap::{ArgMatches, Command};
 
 use crate::sys::process::Exit;
 
+pub mod nsenter;
+pub mod setns_run;
 pub mod unshare;
 
 /// One command of the multicall binary.
@@ -21,13 +23,29 @@ pub struct Applet {
     pub failure_status: i32,
 }
 
-pub static APPLETS: &[Applet] = &[Applet {
-    name: "unshare",
-    about: "run a program in new namespaces",
-    command: unshare::command,
-    run: unshare::run,
-    failure_status: 1,
-}];
+pub static APPLETS: &[Applet] = &[
+    Applet {
+        name: "unshare",
+        about: "run a program in new namespaces",
+        command: unshare::command,
+        run: unshare::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "nsenter",
+        about: "run a program in the namespaces of another process",
+        command: nsenter::command,
+        run: nsenter::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "setns-run",
+        about: "run a program in the namespaces of files or processes",
+        command: setns_run::command,
+        run: setns_run::run,
+        failure_status: 125,
+    },
+];
 
 /// The applet called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Applet> {

@@ -507,3 +507,533 @@ mod tests {
         assert_eq!(err.to_string(), "/proc/self/status: not a namespace file");
     }
 }
+
+/// What `setns(2)` on an nsfs fd needs, worded for a user: the message
+/// util-linux prints (`reassociate to namespace 'ns/net' failed`).
+fn reassociate_what(kind: NsKind) -> String {
+    format!("reassociate to namespace 'ns/{}' failed", kind.proc_name())
+}
+
+/// `PID` or `PID:INODE`, as `nsenter -t` and `setns-run` take a process:
+/// INODE is the pidfs inode of the process (`stat` of a pidfd, Linux 6.9),
+/// which no later process with the same PID can have.
+pub fn parse_target(word: &str) -> Result<(Pid, Option<u64>)> {
+    let (pid, inode) = match word.split_once(':') {
+        Some((p, i)) => (p, Some(i)),
+        None => (word, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) {
+        return Err(Error::invalid(format!("'{word}'"), "not a PID"));
+    }
+    let pid = match pid.parse::<i32>() {
+        Ok(n) if n > 0 => Pid::from_raw(n),
+        _ => return Err(Error::invalid(format!("'{word}'"), "PID out of range")),
+    };
+    let inode = match inode {
+        None => None,
+        Some(i) if digits(i) => match i.parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(Error::invalid(format!("'{word}'"), "inode out of range")),
+        },
+        Some(_) => return Err(Error::invalid(format!("'{word}'"), "not PID:INODE")),
+    };
+    Ok((pid, inode))
+}
+
+/// One namespace argument of `setns-run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsSpec {
+    /// A namespace file whose kind the kernel tells (NS_GET_NSTYPE).
+    Path(PathBuf),
+    /// `KIND:PATH`: a namespace file that must be of this kind.
+    Kind(NsKind, PathBuf),
+    /// `PID` or `PID:INODE`: every namespace of that process.
+    Process(Pid, Option<u64>),
+}
+
+impl NsSpec {
+    /// Read one argument: digits (with an optional `:INODE`) are a process,
+    /// `KIND:PATH` with a known kind asserts the kind, anything else is a path.
+    pub fn parse(word: &std::ffi::OsStr) -> Result<NsSpec> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = word.as_bytes();
+        if bytes.is_empty() {
+            return Err(Error::invalid(
+                "''",
+                "not a namespace (a path, KIND:PATH or PID)",
+            ));
+        }
+        if bytes[0].is_ascii_digit() && bytes.iter().all(|b| b.is_ascii_digit() || *b == b':') {
+            let text = String::from_utf8_lossy(bytes);
+            let (pid, inode) = parse_target(&text)?;
+            return Ok(NsSpec::Process(pid, inode));
+        }
+        if let Some(colon) = bytes.iter().position(|b| *b == b':') {
+            let prefix = String::from_utf8_lossy(&bytes[..colon]);
+            if let Some(kind) = NsKind::parse(&prefix) {
+                let rest = &bytes[colon + 1..];
+                if rest.is_empty() {
+                    return Err(Error::invalid(
+                        format!("'{}'", word.to_string_lossy()),
+                        "no path after the kind",
+                    ));
+                }
+                return Ok(NsSpec::Kind(
+                    kind,
+                    PathBuf::from(std::ffi::OsStr::from_bytes(rest)),
+                ));
+            }
+        }
+        Ok(NsSpec::Path(PathBuf::from(word)))
+    }
+}
+
+/// The pidfs inode of a pidfd (Linux 6.9); before pidfs every pidfd shares
+/// the one anon inode, which cannot tell processes apart.
+fn pidfd_inode(fd: BorrowedFd<'_>) -> Result<u64> {
+    let st = fstat(fd).what(|| "cannot stat pidfd".into())?;
+    Ok(st.st_ino)
+}
+
+impl PidFd {
+    /// The pidfs inode of the process (what `PID:INODE` names).
+    pub fn inode(&self) -> Result<u64> {
+        pidfd_inode(self.fd.as_fd())
+    }
+
+    /// `pidfd_getfd(2)` (Linux 5.6): a copy of the process's file descriptor `fd`.
+    pub fn get_fd(&self, fd: i32) -> Result<OwnedFd> {
+        // SAFETY: pidfd_getfd takes a pidfd, an fd number and flags, and
+        // returns a new fd.
+        let rc = unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.fd.as_raw_fd(), fd, 0) };
+        let raw = Errno::result(rc)
+            .what(|| format!("cannot get file descriptor {fd} of process {}", self.pid))?;
+        // SAFETY: the kernel returned a fresh fd that we now own.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) })
+    }
+}
+
+/// A running process whose namespaces we mean to enter, held by a pidfd from
+/// lookup to entry: files opened through its `/proc` directory are its own
+/// as long as `check_alive` holds after they are opened.
+#[derive(Debug)]
+pub struct Target {
+    pidfd: PidFd,
+    proc_dir: OwnedFd,
+}
+
+impl Target {
+    /// Hold process `pid` (and, given INODE, only the process with that
+    /// pidfs inode).
+    pub fn open(pid: Pid, inode: Option<u64>) -> Result<Target> {
+        let pidfd = PidFd::open(pid).map_err(|e| match e.errno() {
+            Some(Errno::ESRCH) => Error::invalid(format!("process {pid}"), "no such process"),
+            _ => e,
+        })?;
+        if let Some(want) = inode {
+            let have = pidfd.inode()?;
+            if have != want {
+                return Err(Error::invalid(
+                    format!("process {pid}"),
+                    format!(
+                        "its pidfd inode is {have}, not {want} (the process {want} named has exited and its PID was reused)"
+                    ),
+                ));
+            }
+        }
+        let path = format!("/proc/{pid}");
+        let proc_dir = open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
+        .what(|| format!("cannot open {path}"))?;
+        let target = Target { pidfd, proc_dir };
+        target.check_alive()?;
+        Ok(target)
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pidfd.pid()
+    }
+
+    pub fn pidfd(&self) -> &PidFd {
+        &self.pidfd
+    }
+
+    /// Fail unless the process still runs: then everything opened through
+    /// its `/proc` directory so far was its own.
+    pub fn check_alive(&self) -> Result<()> {
+        if self.pidfd.is_alive() && !self.is_zombie() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("process {}", self.pid()),
+            "has exited",
+        ))
+    }
+
+    fn is_zombie(&self) -> bool {
+        // The state is the field after the parenthesised command name.
+        match self.read("stat") {
+            Ok(stat) => {
+                let text = String::from_utf8_lossy(&stat);
+                let state = text.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+                matches!(state.and_then(|s| s.chars().next()), Some('Z') | Some('X'))
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Open a file under the process's `/proc` directory.
+    pub fn open_at(&self, rel: &str, flags: OFlag) -> Result<OwnedFd> {
+        nix::fcntl::openat(
+            self.proc_dir.as_fd(),
+            rel,
+            flags | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .what(|| format!("cannot open /proc/{}/{rel}", self.pid()))
+    }
+
+    /// Read a whole file under the process's `/proc` directory.
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let fd = self.open_at(rel, OFlag::O_RDONLY)?;
+        let mut buf = Vec::new();
+        std::fs::File::from(fd)
+            .read_to_end(&mut buf)
+            .what(|| format!("cannot read /proc/{}/{rel}", self.pid()))?;
+        Ok(buf)
+    }
+
+    /// The process's namespace of `kind`; `None` when the kernel lacks the kind.
+    pub fn ns(&self, kind: NsKind) -> Result<Option<NsFile>> {
+        let rel = format!("ns/{}", kind.proc_name());
+        match nix::fcntl::openat(
+            self.proc_dir.as_fd(),
+            rel.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                let path = format!("/proc/{}/{rel}", self.pid());
+                NsFile::from_fd(fd, Path::new(&path)).map(Some)
+            }
+            Err(Errno::ENOENT) => {
+                // An exited (zombie) process has no namespaces left to open.
+                self.check_alive()?;
+                if Path::new("/proc/self").join(&rel).exists() {
+                    Err(Error::os(
+                        format!("cannot open /proc/{}/{rel}", self.pid()),
+                        Errno::ENOENT,
+                    ))
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => Err(Error::os(
+                format!("cannot open /proc/{}/{rel}", self.pid()),
+                e,
+            )),
+        }
+    }
+
+    /// The owner of the process (the uid and gid of its `/proc` directory,
+    /// as seen from our user namespace).
+    pub fn owner(&self) -> Result<(u32, u32)> {
+        let st =
+            fstat(self.proc_dir.as_fd()).what(|| format!("cannot stat /proc/{}", self.pid()))?;
+        Ok((st.st_uid, st.st_gid))
+    }
+
+    /// The network namespace of the process's socket `fd` (pidfd_getfd,
+    /// then SIOCGSKNS, Linux 5.6).
+    pub fn socket_netns(&self, fd: i32) -> Result<NsFile> {
+        const SIOCGSKNS: libc::c_ulong = 0x894C;
+        let sock = self.pidfd.get_fd(fd)?;
+        // SAFETY: SIOCGSKNS takes no argument and returns a new nsfs fd.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) };
+        let raw = Errno::result(rc).what(|| {
+            format!(
+                "cannot get the network namespace of socket {fd} of process {}",
+                self.pid()
+            )
+        })?;
+        // SAFETY: the kernel returned a fresh fd that we now own.
+        let ns = unsafe { OwnedFd::from_raw_fd(raw) };
+        NsFile::from_fd(
+            ns,
+            Path::new(&format!("socket {fd} of process {}", self.pid())),
+        )
+    }
+
+    /// The process's environment (`/proc/PID/environ`), as NAME=VALUE pairs.
+    pub fn environ(&self) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+        Ok(parse_environ(&self.read("environ")?))
+    }
+
+    /// The process's cgroup v2 path (the `0::` line of `/proc/PID/cgroup`).
+    pub fn cgroup(&self) -> Result<PathBuf> {
+        let text = self.read("cgroup")?;
+        parse_cgroup_v2(&String::from_utf8_lossy(&text)).ok_or_else(|| {
+            Error::invalid(format!("/proc/{}/cgroup", self.pid()), "no cgroup v2 path")
+        })
+    }
+}
+
+/// `/proc/PID/environ`: NUL-separated NAME=VALUE entries; entries without
+/// `=` or with an empty name are dropped.
+pub fn parse_environ(data: &[u8]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    use std::os::unix::ffi::OsStrExt;
+    data.split(|b| *b == 0)
+        .filter_map(|entry| {
+            let eq = entry.iter().position(|b| *b == b'=')?;
+            (eq > 0).then(|| {
+                (
+                    std::ffi::OsStr::from_bytes(&entry[..eq]).to_os_string(),
+                    std::ffi::OsStr::from_bytes(&entry[eq + 1..]).to_os_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The cgroup v2 path from `/proc/PID/cgroup` text: absolute, without `..`
+/// components (so that it cannot lead out of the cgroup mount).
+pub fn parse_cgroup_v2(text: &str) -> Option<PathBuf> {
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+    if !path.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The inodes of our own namespaces, to tell which namespaces of a target
+/// we are already in.
+pub fn own_inode(kind: NsKind) -> Option<u64> {
+    inode_of(&proc_ns_path(None, kind.proc_name())).ok()
+}
+
+/// Where a namespace to enter comes from.
+#[derive(Debug)]
+pub struct Entry {
+    pub file: NsFile,
+    /// Taken from the target process (so `setns(pidfd)` can enter it).
+    pub from_target: bool,
+}
+
+/// How a plan was carried out.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Entered {
+    /// One `setns(pidfd, flags)`: all or nothing.
+    Atomically,
+    /// One `setns(fd)` per namespace file, in plan order.
+    OneByOne,
+}
+
+/// The namespaces to enter, in the order to enter them.
+///
+/// setns(2) asks for CAP_SYS_ADMIN in the user namespace that owns each
+/// namespace entered (and for a user namespace, in that namespace itself).
+/// Entering a user namespace changes which namespaces we have that
+/// capability over: it grants it over the namespaces that user namespace
+/// owns, and takes it away over those its ancestors own. So the user
+/// namespace goes first when it owns (directly or through its descendants)
+/// every other namespace of the plan, and last otherwise.
+#[derive(Debug)]
+pub struct EntryPlan {
+    entries: Vec<Entry>,
+    user_first: bool,
+}
+
+impl EntryPlan {
+    /// Order `entries`; two entries of one kind are refused by name.
+    pub fn new(mut entries: Vec<Entry>) -> Result<EntryPlan> {
+        for (i, a) in entries.iter().enumerate() {
+            if let Some(b) = entries[i + 1..]
+                .iter()
+                .find(|b| b.file.kind() == a.file.kind())
+            {
+                return Err(Error::invalid(
+                    format!(
+                        "{} and {}",
+                        a.file.path().display(),
+                        b.file.path().display()
+                    ),
+                    format!(
+                        "both are {} namespaces: give one of each kind",
+                        a.file.kind()
+                    ),
+                ));
+            }
+        }
+        entries.sort_by_key(|e| NsKind::ALL.iter().position(|k| *k == e.file.kind()));
+        let user_first = match entries.iter().find(|e| e.file.kind() == NsKind::User) {
+            None => true,
+            Some(user) => entries
+                .iter()
+                .filter(|e| e.file.kind() != NsKind::User)
+                .all(|e| owned_within(&e.file, user.file.inode())),
+        };
+        if !user_first {
+            entries.rotate_left(1);
+        }
+        Ok(EntryPlan {
+            entries,
+            user_first,
+        })
+    }
+
+    /// The entries in the order they are entered.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn kinds(&self) -> NsSet {
+        self.entries.iter().map(|e| e.file.kind()).collect()
+    }
+
+    /// Whether the user namespace (if any) is entered first.
+    pub fn user_first(&self) -> bool {
+        self.user_first
+    }
+
+    /// Whether one `setns(pidfd)` can do it all: every namespace is the
+    /// target's own, and the kernel's order (user namespace first) is ours.
+    pub fn atomic_with(&self, target: Option<&Target>) -> bool {
+        target.is_some() && self.user_first && self.entries.iter().all(|e| e.from_target)
+    }
+
+    /// Enter every namespace of the plan. Through the target's pidfd when
+    /// `atomic_with` allows (all or nothing: a target that exits meanwhile
+    /// leaves us where we were), else file by file; before Linux 5.8, which
+    /// refuses a pidfd with EINVAL, file by file as well.
+    pub fn enter(&self, target: Option<&Target>) -> Result<Entered> {
+        if self.entries.is_empty() {
+            return Ok(Entered::OneByOne);
+        }
+        if let (true, Some(t)) = (self.atomic_with(target), target) {
+            t.check_alive()?;
+            match setns(t.pidfd().as_fd(), self.kinds().flags()) {
+                Ok(()) => return Ok(Entered::Atomically),
+                Err(Errno::EINVAL) if !pidfd_setns_ok() => {}
+                Err(Errno::ESRCH) => {
+                    return Err(Error::invalid(format!("process {}", t.pid()), "has exited"))
+                }
+                Err(errno) => return Err(self.explain(t, errno)),
+            }
+        }
+        if let Some(t) = target {
+            t.check_alive()?;
+        }
+        for e in &self.entries {
+            setns(e.file.as_fd(), e.file.kind().flag()).what(|| reassociate_what(e.file.kind()))?;
+        }
+        Ok(Entered::OneByOne)
+    }
+
+    /// Name the namespace a failed `setns(pidfd)` stumbled on: the first
+    /// one we could not enter by itself is the culprit.
+    fn explain(&self, t: &Target, errno: Errno) -> Error {
+        let mine = own_inode(NsKind::User);
+        let culprit = match errno {
+            // user_namespaces(7): a process may not enter its own user namespace.
+            Errno::EINVAL => self
+                .entries
+                .iter()
+                .find(|e| e.file.kind() == NsKind::User && Some(e.file.inode()) == mine),
+            _ => self
+                .entries
+                .iter()
+                .find(|e| needs_capability_now(&e.file) == Some(false))
+                .or(self.entries.first()),
+        };
+        match culprit {
+            Some(e) => Error::os(reassociate_what(e.file.kind()), errno),
+            None => Error::os(
+                format!("cannot enter the namespaces of process {}", t.pid()),
+                errno,
+            ),
+        }
+    }
+
+    /// What entering `entry` needs, in capabilities(7) words.
+    pub fn needs(&self, entry: &Entry) -> String {
+        let owner = match entry.file.kind() {
+            NsKind::User => Some(entry.file.inode()),
+            _ => entry.file.owner_userns().ok().map(|u| u.inode()),
+        };
+        let owner = owner.map_or("its owner".to_string(), |i| format!("user:[{i}]"));
+        match entry.file.kind() {
+            NsKind::Mnt => {
+                format!("CAP_SYS_ADMIN in {owner}; CAP_SYS_CHROOT and CAP_SYS_ADMIN here")
+            }
+            _ => format!("CAP_SYS_ADMIN in {owner}"),
+        }
+    }
+}
+
+/// Whether `ns` is owned by the user namespace with inode `userns` or by
+/// one of its descendants.
+fn owned_within(ns: &NsFile, userns: u64) -> bool {
+    let Ok(mut cur) = ns.owner_userns() else {
+        return false;
+    };
+    // Nesting is limited to 32 levels (user_namespaces(7)).
+    for _ in 0..33 {
+        if cur.inode() == userns {
+            return true;
+        }
+        match cur.parent() {
+            Ok(p) => cur = p,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether we hold CAP_SYS_ADMIN over the owner of `ns` now (`None`:
+/// cannot tell).
+fn needs_capability_now(ns: &NsFile) -> Option<bool> {
+    let mine = own_inode(NsKind::User)?;
+    let owner = match ns.kind() {
+        NsKind::User => ns.parent().ok()?,
+        _ => ns.owner_userns().ok()?,
+    };
+    if owner.inode() == mine {
+        return Some(super::creds::has_effective(super::creds::CAP_SYS_ADMIN));
+    }
+    // A descendant of ours: its creator holds every capability in it.
+    let mut cur = owner;
+    for _ in 0..33 {
+        let parent = cur.parent().ok()?;
+        if parent.inode() == mine {
+            return Some(
+                cur.owner_uid().ok() == Some(super::creds::euid())
+                    || super::creds::has_effective(super::creds::CAP_SYS_ADMIN),
+            );
+        }
+        cur = parent;
+    }
+    None
+}
+
+/// Whether this kernel takes a pidfd in setns(2) (Linux 5.8).
+fn pidfd_setns_ok() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return true;
+    };
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 8)
+}
