@@ -364,7 +364,8 @@ impl PidFd {
         self.pid
     }
 
-    /// Whether the process is still running (a signal 0 through the pidfd).
+    /// Whether the process is still running (a signal 0 through the pidfd;
+    /// EPERM means it lives but is not ours to signal).
     pub fn is_alive(&self) -> bool {
         // SAFETY: pidfd_send_signal with signal 0 only checks the target.
         let rc = unsafe {
@@ -376,7 +377,7 @@ impl PidFd {
                 0,
             )
         };
-        rc == 0
+        rc == 0 || Errno::last() == Errno::EPERM
     }
 
     /// Enter several namespaces of the process at once: `setns(pidfd, flags)`
