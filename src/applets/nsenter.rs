@@ -208,7 +208,7 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
     let uid = uid.or((user && !a.preserve_credentials).then_some(0));
     let gid = gid.or((user && !a.preserve_credentials).then_some(0));
     if let Some(gid) = gid {
-        creds::clear_groups().or_else(|e| if setgroups_denied() { Ok(()) } else { Err(e) })?;
+        creds::clear_groups_in_userns(user)?;
         creds::set_gid(gid)?;
     }
     if let Some(uid) = uid {
@@ -405,10 +405,4 @@ fn set_environment(vars: Vec<(OsString, OsString)>) {
     for (k, v) in vars {
         std::env::set_var(k, v);
     }
-}
-
-fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() == "deny")
-        .unwrap_or(false)
 }

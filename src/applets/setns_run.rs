@@ -135,7 +135,7 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
     }
     let user = kinds.contains(NsKind::User) && !a.preserve_credentials;
     if let Some(gid) = setgid.or(user.then_some(0)) {
-        creds::clear_groups().or_else(|e| if setgroups_denied() { Ok(()) } else { Err(e) })?;
+        creds::clear_groups_in_userns(kinds.contains(NsKind::User))?;
         creds::set_gid(gid)?;
     }
     if let Some(uid) = setuid.or(user.then_some(0)) {
@@ -249,10 +249,4 @@ fn report(plan: &EntryPlan, target: Option<&Target>, how: Entered) {
             t.pid()
         );
     }
-}
-
-fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() == "deny")
-        .unwrap_or(false)
 }
