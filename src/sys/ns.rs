@@ -503,6 +503,70 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_pids_with_an_optional_inode() {
+        assert_eq!(parse_target("42").unwrap(), (Pid::from_raw(42), None));
+        assert_eq!(
+            parse_target("42:123").unwrap(),
+            (Pid::from_raw(42), Some(123))
+        );
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "x",
+            "42:",
+            ":1",
+            "42:x",
+            "42:0",
+            "2147483648",
+            "1:2:3",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ns_specs_tell_paths_kinds_and_processes_apart() {
+        let p = |s: &str| NsSpec::parse(std::ffi::OsStr::new(s));
+        assert_eq!(p("42").unwrap(), NsSpec::Process(Pid::from_raw(42), None));
+        assert_eq!(
+            p("42:7").unwrap(),
+            NsSpec::Process(Pid::from_raw(42), Some(7))
+        );
+        assert_eq!(
+            p("net:/run/netns/blue").unwrap(),
+            NsSpec::Kind(NsKind::Net, PathBuf::from("/run/netns/blue"))
+        );
+        assert_eq!(
+            p("mount:/x").unwrap(),
+            NsSpec::Kind(NsKind::Mnt, PathBuf::from("/x"))
+        );
+        assert_eq!(
+            p("/run/netns/a:b").unwrap(),
+            NsSpec::Path(PathBuf::from("/run/netns/a:b"))
+        );
+        assert_eq!(p("blue").unwrap(), NsSpec::Path(PathBuf::from("blue")));
+        assert!(p("").is_err());
+        assert!(p("net:").is_err());
+        assert!(p("0").is_err());
+    }
+
+    #[test]
+    fn environ_and_cgroup_lines_parse_safely() {
+        let env = parse_environ(b"A=1\0=bad\0noeq\0B=x=y\0\0");
+        assert_eq!(
+            env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(
+            parse_cgroup_v2("0::/user.slice/x\n"),
+            Some(PathBuf::from("/user.slice/x"))
+        );
+        assert_eq!(parse_cgroup_v2("0::/a/../b\n"), None);
+        assert_eq!(parse_cgroup_v2("1:name=systemd:/\n"), None);
+    }
+
+    #[test]
     fn a_regular_file_is_not_a_namespace_file() {
         let err = NsFile::open(Path::new("/proc/self/status")).unwrap_err();
         assert_eq!(err.to_string(), "/proc/self/status: not a namespace file");
