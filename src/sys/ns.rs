@@ -730,8 +730,10 @@ impl Target {
 
     /// Fail unless the process still runs: then everything opened through
     /// its `/proc` directory so far was its own.
+    /// (A zombie passes; its namespaces are gone, so opening them fails and
+    /// `setns(pidfd)` says ESRCH: `ns` and `EntryPlan::enter` report it.)
     pub fn check_alive(&self) -> Result<()> {
-        if self.pidfd.is_alive() && !self.is_zombie() {
+        if self.pidfd.is_alive() {
             return Ok(());
         }
         Err(Error::invalid(
@@ -789,7 +791,12 @@ impl Target {
             }
             Err(Errno::ENOENT) => {
                 // An exited (zombie) process has no namespaces left to open.
-                self.check_alive()?;
+                if !self.pidfd.is_alive() || self.is_zombie() {
+                    return Err(Error::invalid(
+                        format!("process {}", self.pid()),
+                        "has exited",
+                    ));
+                }
                 if Path::new("/proc/self").join(&rel).exists() {
                     Err(Error::os(
                         format!("cannot open /proc/{}/{rel}", self.pid()),
