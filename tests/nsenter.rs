@@ -604,3 +604,39 @@ os.execvp('unshare', ['unshare', '-n', 'sleep', '60'])\n";
     // -N needs a target.
     run("nsenter", &["-N", "7", "true"]).assert_code(1);
 }
+
+/// NS_GET_ID of a namespace file (`_IOR(0xb7, 13, u64)`, Linux 6.18).
+fn ns_id(path: &str) -> u64 {
+    let r = sh(&format!(
+        "python3 -c 'import os, fcntl, struct; fd = os.open(\"{path}\", os.O_RDONLY); \
+         print(struct.unpack(\"Q\", fcntl.ioctl(fd, 0x8008b70d, bytes(8)))[0])'"
+    ));
+    r.assert_ok().stdout.trim().parse().unwrap()
+}
+
+#[test]
+fn nsenter_net_by_namespace_id() {
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    let id = ns_id(&format!("/proc/{pid}/ns/net"));
+    let r = run(
+        "nsenter",
+        &[&format!("--net=:{id}"), "readlink", "/proc/self/ns/net"],
+    );
+    assert_eq!(r.assert_ok().stdout, format!("{}\n", ns_link(&pid, "net")));
+    // The id of a net namespace is no UTS namespace's.
+    let r = run("nsenter", &[&format!("--uts=:{id}"), "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains(&format!("uts namespace with id {id}")),
+        "{}",
+        r.stderr
+    );
+    let r = run("nsenter", &["--net=:nope", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("invalid namespace id ':nope'"),
+        "{}",
+        r.stderr
+    );
+}

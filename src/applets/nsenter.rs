@@ -38,7 +38,7 @@ pub struct Args {
     /// Target process to get namespaces from (PID or PID:INODE)
     #[arg(short = 't', long = "target", value_name = "PID[:INODE]")]
     target: Option<String>,
-    /// Enter the mount namespace
+    /// Enter the mount namespace (of FILE, or :NSID: the namespace id)
     #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     mount: Option<Option<PathBuf>>,
     /// Enter the UTS namespace (hostname etc)
@@ -287,10 +287,16 @@ fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
             }
             None => continue,
             Some(Some(file)) if file.as_os_str().as_encoded_bytes().starts_with(b":") => {
-                anyhow::bail!(
-                    "{}: entering a namespace by NSID is not supported yet",
-                    file.display()
-                );
+                let word = file.to_string_lossy();
+                let Some(id) = ns::parse_ns_id(&word) else {
+                    usage!("invalid namespace id '{word}' (expected :NSID)");
+                };
+                let file = NsFile::open_by_id(id, kind)?;
+                check_kind(&file, kind)?;
+                Entry {
+                    file,
+                    from_target: false,
+                }
             }
             Some(Some(file)) => Entry {
                 file: open_file(file, kind)?,
@@ -346,14 +352,19 @@ fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
 /// Open a namespace file given by the user, checking its kind.
 fn open_file(path: &Path, kind: NsKind) -> Result<NsFile> {
     let file = NsFile::open(path)?;
+    check_kind(&file, kind)?;
+    Ok(file)
+}
+
+fn check_kind(file: &NsFile, kind: NsKind) -> Result<()> {
     if file.kind() != kind {
         anyhow::bail!(
             "{}: is a {} namespace, not a {kind} namespace",
-            path.display(),
+            file.path().display(),
             file.kind()
         );
     }
-    Ok(file)
+    Ok(())
 }
 
 /// The directory for `-r`/`-w`: the one given, or the target's.

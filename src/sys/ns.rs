@@ -1109,3 +1109,114 @@ fn pidfd_setns_ok() -> bool {
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (5, 8)
 }
+
+/// `NS_GET_ID` (Linux 6.18): `_IOR(0xb7, 13, __u64)`.
+const NS_GET_ID: libc::c_ulong = (2 << 30) | (8 << 16) | ((NSIO as libc::c_ulong) << 8) | 13;
+
+/// `FILEID_NSFS`: the type of a namespace file handle (linux/exportfs.h).
+const FILEID_NSFS: libc::c_int = 0xf1;
+
+/// `struct file_handle` carrying a `struct nsfs_file_handle` (linux/nsfs.h).
+#[repr(C)]
+struct NsfsFileHandle {
+    handle_bytes: u32,
+    handle_type: libc::c_int,
+    ns_id: u64,
+    ns_type: u32,
+    ns_inum: u32,
+}
+
+impl NsFile {
+    /// The namespace's 64-bit id, unique for the life of the system
+    /// (NS_GET_ID, Linux 6.18): what `nsenter --net=:NSID` takes.
+    pub fn id(&self) -> Result<u64> {
+        let mut id: u64 = 0;
+        // SAFETY: NS_GET_ID writes one u64 to the pointer we pass.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), NS_GET_ID as _, &mut id as *mut u64) };
+        Errno::result(rc).what(|| format!("cannot get the id of {}", self.path.display()))?;
+        Ok(id)
+    }
+
+    /// Open the `kind` namespace with id `id`. Through an nsfs file handle
+    /// built from the id (the kernel accepts that since after 6.18, for a
+    /// caller in the namespace or privileged over its owner); where the
+    /// kernel still wants the inode in the handle (ESTALE), through the
+    /// namespaces that processes we can see are in.
+    pub fn open_by_id(id: u64, kind: NsKind) -> Result<NsFile> {
+        let name = format!(":{id}");
+        match open_by_handle(id, kind) {
+            Ok(fd) => return NsFile::from_fd(fd, Path::new(&name)),
+            Err(Errno::ESTALE) | Err(Errno::EINVAL) | Err(Errno::EOPNOTSUPP) => {}
+            Err(e) => {
+                return Err(Error::os(
+                    format!("cannot open the {kind} namespace with id {id}"),
+                    e,
+                ))
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let procs = std::fs::read_dir("/proc").what(|| "cannot read /proc".into())?;
+        for entry in procs.flatten() {
+            let pid = entry.file_name();
+            if !pid.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            let path = Path::new("/proc")
+                .join(&pid)
+                .join("ns")
+                .join(kind.proc_name());
+            let Ok(ino) = inode_of(&path) else { continue };
+            if !seen.insert(ino) {
+                continue;
+            }
+            let Ok(file) = NsFile::open(&path) else {
+                continue;
+            };
+            if file.kind() == kind && file.id().ok() == Some(id) {
+                return Ok(NsFile {
+                    path: PathBuf::from(name),
+                    ..file
+                });
+            }
+        }
+        Err(Error::os(
+            format!("cannot open the {kind} namespace with id {id}"),
+            Errno::ENOENT,
+        ))
+    }
+}
+
+fn open_by_handle(id: u64, kind: NsKind) -> std::result::Result<OwnedFd, Errno> {
+    // Any nsfs file names the (single, internal) nsfs mount.
+    let anchor =
+        NsFile::of_process(None, NsKind::User).map_err(|e| e.errno().unwrap_or(Errno::EIO))?;
+    let mut handle = NsfsFileHandle {
+        handle_bytes: 16,
+        handle_type: FILEID_NSFS,
+        ns_id: id,
+        ns_type: kind.flag() as u32,
+        ns_inum: 0,
+    };
+    // SAFETY: open_by_handle_at reads handle_bytes bytes of handle data
+    // after the 8-byte header of the struct we pass, and returns a new fd.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            anchor.fd.as_raw_fd(),
+            &mut handle as *mut NsfsFileHandle,
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    let raw = Errno::result(rc)?;
+    // SAFETY: the kernel returned a fresh fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) })
+}
+
+/// `:NSID` as nsenter takes it in place of a file: the namespace id.
+pub fn parse_ns_id(word: &str) -> Option<u64> {
+    let digits = word.strip_prefix(':')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|id| *id > 0)
+}
