@@ -1,4 +1,4 @@
-//! setns-run's NS arguments, nsenter's PID[:INODE], /proc/PID/environ and
+//! setns-run's NS arguments, nsenter's PID[:INODE] and :NSID, /proc/PID/environ and
 //! the cgroup v2 line: never a panic; what parses is well-formed.
 #![no_main]
 
@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use libfuzzer_sys::fuzz_target;
-use nstools::sys::ns::{parse_cgroup_v2, parse_environ, parse_target, NsSpec};
+use nstools::sys::ns::{parse_cgroup_v2, parse_environ, parse_ns_id, parse_target, NsSpec};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(NsSpec::Process(pid, inode)) = NsSpec::parse(OsStr::from_bytes(data)) {
@@ -16,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok((pid, _)) = parse_target(text) {
             assert!(pid.as_raw() > 0);
+        }
+        if let Some(id) = parse_ns_id(text) {
+            assert!(id > 0);
+            assert_eq!(parse_ns_id(&format!(":{id}")), Some(id));
         }
         if let Some(path) = parse_cgroup_v2(text) {
             assert!(path.is_absolute());

@@ -202,10 +202,18 @@ fn print_plan(plan: &EntryPlan, target: Option<&Target>) -> Result<()> {
     let write = |out: &mut std::io::StdoutLock, line: String| {
         writeln!(out, "{line}").what(|| "cannot write to stdout".into())
     };
+    let from = plan
+        .entries()
+        .iter()
+        .map(|e| e.file.path().display().to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(4)
+        + 2;
     write(
         &mut out,
         format!(
-            "{:<6}{:<8}{:<12}{:<24}NEEDS",
+            "{:<6}{:<8}{:<12}{:<from$}NEEDS",
             "ORDER", "KIND", "INODE", "FROM"
         ),
     )?;
@@ -213,11 +221,11 @@ fn print_plan(plan: &EntryPlan, target: Option<&Target>) -> Result<()> {
         write(
             &mut out,
             format!(
-                "{:<6}{:<8}{:<12}{:<24}{}",
+                "{:<6}{:<8}{:<12}{:<from$}{}",
                 i + 1,
                 e.file.kind().proc_name(),
                 e.file.inode(),
-                e.file.path().display(),
+                e.file.path().display().to_string(),
                 plan.needs(e)
             ),
         )?;
