@@ -640,3 +640,70 @@ fn nsenter_net_by_namespace_id() {
         r.stderr
     );
 }
+
+/// The cgroup v2 mount point, from our mountinfo.
+fn cgroup2_root() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        (right.split(' ').next()? == "cgroup2").then(|| left.split(' ').nth(4).unwrap().to_string())
+    })
+}
+
+/// A cgroup of the test's own, removed on drop (after its processes end).
+struct Cgroup(std::path::PathBuf);
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for _ in 0..200 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn nsenter_join_cgroup_moves_the_program_into_the_targets_cgroup() {
+    let Some(root) = cgroup2_root() else {
+        eprintln!("no cgroup v2 hierarchy: skipped");
+        return;
+    };
+    let name = format!("nstools-nsenter-{}", std::process::id());
+    let dir = std::path::Path::new(&root).join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    let cg = Cgroup(dir.clone());
+    let t = start_target(&["-u"], false, &[]);
+    std::fs::write(dir.join("cgroup.procs"), t.pid.to_string()).unwrap();
+    let pid = t.pid.to_string();
+    let r = run(
+        "nsenter",
+        &["-t", &pid, "-c", "grep", "^0::", "/proc/self/cgroup"],
+    );
+    assert_eq!(r.assert_ok().stdout, format!("0::/{name}\n"));
+    let r = run(
+        "nsenter",
+        &["-t", &pid, "grep", "^0::", "/proc/self/cgroup"],
+    );
+    assert_ne!(r.assert_ok().stdout, format!("0::/{name}\n"));
+    drop(t);
+    drop(cg);
+}
+
+#[test]
+fn nsenter_keep_caps_makes_them_ambient() {
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    let amb = |extra: &[&str]| {
+        let mut args = vec!["-t", pid.as_str(), "-U"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["grep", "CapAmb", "/proc/self/status"]);
+        let r = run("nsenter", &args);
+        let line = r.assert_ok().stdout.clone();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(amb(&[]), 0);
+    // CAP_SYS_ADMIN (21) among the ambient capabilities.
+    assert_ne!(amb(&["--keep-caps"]) & (1 << 21), 0);
+}

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
 use nix::fcntl::OFlag;
 
@@ -166,8 +166,9 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         (Some(t), true) => Some(t.owner()?),
         _ => None,
     };
+    // Join the target's cgroup before its cgroup namespace hides the path.
     if let (Some(t), true) = (&target, a.join_cgroup) {
-        join_cgroup(t)?;
+        process::join_cgroup(&t.cgroup()?)?;
     }
 
     let kinds = plan.kinds();
@@ -391,19 +392,6 @@ fn open_path(dir: &Path) -> Result<OwnedFd> {
     )
     .what(|| format!("cannot open {}", dir.display()))
     .map_err(Into::into)
-}
-
-/// Move ourselves into the target's cgroup (v2) before its cgroup
-/// namespace hides the path.
-fn join_cgroup(t: &Target) -> Result<()> {
-    let path = t.cgroup()?;
-    let procs = Path::new("/sys/fs/cgroup")
-        .join(path.strip_prefix("/").unwrap_or(&path))
-        .join("cgroup.procs");
-    std::fs::write(&procs, format!("{}\n", std::process::id()))
-        .what(|| format!("cannot join cgroup {}", procs.display()))
-        .context("--join-cgroup")?;
-    Ok(())
 }
 
 /// Replace our environment with the target's.
