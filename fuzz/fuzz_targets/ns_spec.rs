@@ -1,5 +1,5 @@
-//! setns-run's NS arguments, nsenter's PID[:INODE] and :NSID, /proc/PID/environ and
-//! the cgroup v2 line: never a panic; what parses is well-formed.
+//! setns-run's NS arguments, nsenter's PID[:INODE] and :NSID, /proc/PID/environ,
+//! the cgroup v2 line and the cgroup2 mount in mountinfo: never a panic; what parses is well-formed.
 #![no_main]
 
 use std::ffi::OsStr;
@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use libfuzzer_sys::fuzz_target;
 use nstools::sys::ns::{parse_cgroup_v2, parse_environ, parse_ns_id, parse_target, NsSpec};
+use nstools::sys::process::cgroup2_mount_in;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(NsSpec::Process(pid, inode)) = NsSpec::parse(OsStr::from_bytes(data)) {
@@ -20,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
         if let Some(id) = parse_ns_id(text) {
             assert!(id > 0);
             assert_eq!(parse_ns_id(&format!(":{id}")), Some(id));
+        }
+        if let Some(point) = cgroup2_mount_in(text) {
+            assert!(!point.as_os_str().is_empty());
         }
         if let Some(path) = parse_cgroup_v2(text) {
             assert!(path.is_absolute());

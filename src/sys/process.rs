@@ -522,7 +522,7 @@ pub fn cgroup2_mount_in(mountinfo: &str) -> Option<std::path::PathBuf> {
         if right.split(' ').next()? != "cgroup2" {
             return None;
         }
-        let point = left.split(' ').nth(4)?;
+        let point = left.split(' ').nth(4).filter(|p| !p.is_empty())?;
         Some(std::path::PathBuf::from(OsString::from_vec(
             unescape_octal(point),
         )))
