@@ -290,7 +290,7 @@ fn nsenter_net_file_persisted_by_our_unshare() {
         touch {d}/net
         unshare --net={d}/net true
         nsenter --net={d}/net ip -o link | cut -d: -f2 | tr -d ' '
-        nsenter --net={d}/net readlink /proc/self/ns/net > {d}/a
+        nsenter -n{d}/net readlink /proc/self/ns/net > {d}/a
         stat -L -c 'net:[%i]' {d}/net > {d}/b
         cmp {d}/a {d}/b && echo same
         {ul} --net={d}/net ip -o link | cut -d: -f2 | tr -d ' '
@@ -491,6 +491,9 @@ fn nsenter_root_wd_and_wdns() {
         assert_eq!(r.assert_ok().stdout, format!("{d}/inside\n"), "{tool}");
         // -w DIR is opened before entering: our side of the mount point.
         let r = sh(&format!("cd / && {tool} -t {p} -m --wd={d} ls"));
+        assert_eq!(r.assert_ok().stdout, "", "{tool}");
+        // getopt(3) style: the optional value attached to the letter.
+        let r = sh(&format!("cd / && {tool} -t {p} -m -w{d} ls"));
         assert_eq!(r.assert_ok().stdout, "", "{tool}");
         // -r: the target's root.
         let r = sh(&format!("{tool} -t {p} -m -r ls -d {d}/inside"));

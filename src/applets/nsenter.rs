@@ -110,6 +110,14 @@ pub fn command() -> Command {
     Args::command()
 }
 
+/// Short options whose value is optional, attached as getopt(3) reads it
+/// (`-n/run/netns/blue`, `-w/srv`); see `applets::normalize_args`.
+pub const OPTIONAL_VALUE: &str = "muinpCUTrw";
+/// Short options that take a value.
+pub const REQUIRED_VALUE: &str = "tSGNW";
+/// Long options that take a value (the next word, when not given with `=`).
+pub const REQUIRED_LONG: &[&str] = &["--target", "--setuid", "--setgid", "--net-socket", "--wdns"];
+
 /// A uid or gid to switch to: a number, or the target's.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Id {
