@@ -444,6 +444,33 @@ fn nsenter_setuid_setgid_and_preserve_credentials() {
         ],
     );
     assert_eq!(r.assert_ok().stdout, "65534\n65534\n");
+    // Inside its user namespace the same process is 0:0, and follow reads
+    // the ids as the entered namespace sees them.
+    let r = run_as_nobody(
+        "nsenter",
+        &[
+            "-t",
+            &np,
+            "-U",
+            "-n",
+            "--preserve-credentials",
+            "-S",
+            "follow",
+            "-G",
+            "follow",
+            "sh",
+            "-c",
+            "id -u; id -g",
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "0\n0\n");
+    let r = run("nsenter", &["-S", "follow", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("no target PID specified for 'follow'"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use libfuzzer_sys::fuzz_target;
-use nstools::sys::ns::{parse_cgroup_v2, parse_environ, parse_ns_id, parse_target, NsSpec};
+use nstools::sys::ns::{
+    parse_cgroup_v2, parse_environ, parse_ns_id, parse_status_ids, parse_target, NsSpec,
+};
 use nstools::sys::process::cgroup2_mount_in;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(id > 0);
             assert_eq!(parse_ns_id(&format!(":{id}")), Some(id));
         }
+        let _ = parse_status_ids(text);
         if let Some(point) = cgroup2_mount_in(text) {
             assert!(!point.as_os_str().is_empty());
         }

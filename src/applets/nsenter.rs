@@ -134,12 +134,7 @@ fn parse_id(word: &str, what: &str) -> Result<Id> {
 
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     let a = Args::from_arg_matches(m)?;
-    if a.follow_context {
-        anyhow::bail!("--follow-context is not supported: this build has no SELinux support");
-    }
-    if a.wd.is_some() && a.wdns.is_some() {
-        usage!("mutually exclusive arguments: --wdns --wd");
-    }
+    let ids = check_usage(&a)?;
     let target = match &a.target {
         Some(word) => {
             let (pid, inode) = ns::parse_target(word)?;
@@ -147,82 +142,30 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         }
         None => None,
     };
-    let setuid = a
-        .setuid
-        .as_deref()
-        .map(|s| parse_id(s, "uid"))
-        .transpose()?;
-    let setgid = a
-        .setgid
-        .as_deref()
-        .map(|s| parse_id(s, "gid"))
-        .transpose()?;
-    let follow = matches!(setuid, Some(Id::Follow)) || matches!(setgid, Some(Id::Follow));
-    if (follow || a.env || a.join_cgroup || a.net_socket.is_some() || a.all) && target.is_none() {
-        usage!("no target PID specified for {}", needs_target_option(&a));
-    }
-
-    let entries = collect_entries(&a, target.as_ref())?;
-    let plan = EntryPlan::new(entries)?;
+    let plan = EntryPlan::new(collect_entries(&a, target.as_ref())?)?;
     let root = open_dir(&a.root, "root", target.as_ref())?;
-    let mut wd = open_dir(&a.wd, "cwd", target.as_ref())?;
-    let environ = match (&target, a.env) {
-        (Some(t), true) => Some(t.environ()?),
-        _ => None,
-    };
-    let follow_ids = match (&target, follow) {
-        (Some(t), true) => Some(t.owner()?),
-        _ => None,
-    };
+    let wd = open_dir(&a.wd, "cwd", target.as_ref())?;
+    let environ = target
+        .as_ref()
+        .filter(|_| a.env)
+        .map(Target::environ)
+        .transpose()?;
     // Join the target's cgroup before its cgroup namespace hides the path.
     if let (Some(t), true) = (&target, a.join_cgroup) {
         process::join_cgroup(&t.cgroup()?)?;
     }
 
-    let kinds = plan.kinds();
     plan.enter(target.as_ref())?;
+    let kinds = plan.kinds();
     drop(plan);
-
-    // Keep the working directory across a new root unless told otherwise.
-    if root.is_some() && wd.is_none() && a.wdns.is_none() {
-        wd = Some(open_path(Path::new("."))?);
-    }
-    if let Some(fd) = root {
-        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
-        nix::unistd::chroot(".").what(|| "cannot change root directory".into())?;
-    }
-    if let Some(fd) = wd {
-        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
-    } else if let Some(dir) = &a.wdns {
-        nix::unistd::chdir(dir).what(|| format!("cannot change directory to {}", dir.display()))?;
-    }
-
-    let fork = kinds.contains(NsKind::Pid) && !a.no_fork;
-    if fork {
+    change_directories(root, wd, a.wdns.as_deref())?;
+    if kinds.contains(NsKind::Pid) && !a.no_fork {
         if let Some(child) = process::fork(WaitMode::Shield)? {
-            drop(target);
             return Ok(child.wait()?);
         }
     }
     let user = kinds.contains(NsKind::User);
-    let (uid, gid) = match follow_ids {
-        Some((u, g)) => (
-            setuid.map(|id| if id == Id::Follow { u } else { number(id) }),
-            setgid.map(|id| if id == Id::Follow { g } else { number(id) }),
-        ),
-        None => (setuid.map(number), setgid.map(number)),
-    };
-    // util-linux: after entering a user namespace become its root, unless
-    // told to keep our ids.
-    let uid = uid.or((user && !a.preserve_credentials).then_some(0));
-    let gid = gid.or((user && !a.preserve_credentials).then_some(0));
-    if let Some(gid) = gid {
-        creds::clear_groups_in_userns(user)?;
-        creds::set_gid(gid)?;
-    }
-    if let Some(uid) = uid {
-        creds::set_uid(uid)?;
-    }
+    switch_ids(ids, user, a.preserve_credentials, target.as_ref())?;
     if a.keep_caps && user {
         creds::permitted_to_ambient()?;
     }
@@ -230,37 +173,111 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         set_environment(vars);
     }
     drop(target);
-    let err = if a.command.is_empty() {
-        let shell = process::default_shell();
-        let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
-        let mut argv0 = OsString::from("-");
-        argv0.push(name);
-        process::exec_as(&shell, &argv0, &[])
-    } else {
-        process::exec(&a.command)
+    Err(exec(&a.command).into())
+}
+
+/// The combinations util-linux refuses, and the `-S`/`-G` values.
+fn check_usage(a: &Args) -> Result<(Option<Id>, Option<Id>)> {
+    if a.follow_context {
+        anyhow::bail!("--follow-context is not supported: this build has no SELinux support");
+    }
+    if a.wd.is_some() && a.wdns.is_some() {
+        usage!("mutually exclusive arguments: --wdns --wd");
+    }
+    let uid = a
+        .setuid
+        .as_deref()
+        .map(|s| parse_id(s, "uid"))
+        .transpose()?;
+    let gid = a
+        .setgid
+        .as_deref()
+        .map(|s| parse_id(s, "gid"))
+        .transpose()?;
+    let follow = uid == Some(Id::Follow) || gid == Some(Id::Follow);
+    if a.target.is_none() {
+        let option = if a.all {
+            Some("--all")
+        } else if a.env {
+            Some("--env")
+        } else if a.join_cgroup {
+            Some("--join-cgroup")
+        } else if a.net_socket.is_some() {
+            Some("--net-socket")
+        } else if follow {
+            Some("'follow'")
+        } else {
+            None
+        };
+        if let Some(option) = option {
+            usage!("no target PID specified for {option}");
+        }
+    }
+    Ok((uid, gid))
+}
+
+/// `-r`, then `-w` or `-W`. A new root keeps the working directory we had
+/// unless told otherwise; entering a mount namespace alone leaves us at
+/// its root.
+fn change_directories(
+    root: Option<OwnedFd>,
+    wd: Option<OwnedFd>,
+    wdns: Option<&Path>,
+) -> Result<()> {
+    let wd = match (&root, wd, wdns) {
+        (Some(_), None, None) => Some(open_path(Path::new("."))?),
+        (_, wd, _) => wd,
     };
-    Err(err.into())
+    if let Some(fd) = root {
+        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
+        nix::unistd::chroot(".").what(|| "cannot change root directory".into())?;
+    }
+    if let Some(fd) = wd {
+        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
+    } else if let Some(dir) = wdns {
+        nix::unistd::chdir(dir).what(|| format!("cannot change directory to {}", dir.display()))?;
+    }
+    Ok(())
 }
 
-fn number(id: Id) -> u32 {
-    match id {
-        Id::Number(n) => n,
-        Id::Follow => 0,
+/// `-S`/`-G`, and util-linux's default after entering a user namespace:
+/// become its root, unless `--preserve-credentials`. `follow` takes the
+/// target's ids as the namespace we are now in sees them.
+fn switch_ids(
+    (uid, gid): (Option<Id>, Option<Id>),
+    user: bool,
+    preserve: bool,
+    target: Option<&Target>,
+) -> Result<()> {
+    let followed = match target {
+        Some(t) if uid == Some(Id::Follow) || gid == Some(Id::Follow) => Some(t.ids()?),
+        _ => None,
+    };
+    let pick = |id: Option<Id>, which: fn((u32, u32)) -> u32| match id {
+        Some(Id::Number(n)) => Some(n),
+        Some(Id::Follow) => followed.map(which),
+        None => (user && !preserve).then_some(0),
+    };
+    if let Some(gid) = pick(gid, |(_, g)| g) {
+        creds::clear_groups_in_userns(user)?;
+        creds::set_gid(gid)?;
     }
+    if let Some(uid) = pick(uid, |(u, _)| u) {
+        creds::set_uid(uid)?;
+    }
+    Ok(())
 }
 
-fn needs_target_option(a: &Args) -> &'static str {
-    if a.all {
-        "--all"
-    } else if a.env {
-        "--env"
-    } else if a.join_cgroup {
-        "--join-cgroup"
-    } else if a.net_socket.is_some() {
-        "--net-socket"
-    } else {
-        "follow"
+/// The program, or `$SHELL` as a login shell (as util-linux runs it).
+fn exec(command: &[OsString]) -> process::ExecError {
+    if !command.is_empty() {
+        return process::exec(command);
     }
+    let shell = process::default_shell();
+    let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
+    let mut argv0 = OsString::from("-");
+    argv0.push(name);
+    process::exec_as(&shell, &argv0, &[])
 }
 
 /// The namespaces the options ask for, each opened now (before anything is

@@ -552,6 +552,13 @@ mod tests {
     }
 
     #[test]
+    fn status_ids_are_the_effective_ones() {
+        let status = "Name:\tsleep\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\n";
+        assert_eq!(parse_status_ids(status), Some((2, 6)));
+        assert_eq!(parse_status_ids("Uid:\t1\n"), None);
+    }
+
+    #[test]
     fn environ_and_cgroup_lines_parse_safely() {
         let env = parse_environ(b"A=1\0=bad\0noeq\0B=x=y\0\0");
         assert_eq!(
@@ -821,6 +828,15 @@ impl Target {
         Ok((st.st_uid, st.st_gid))
     }
 
+    /// The process's effective uid and gid, as the user namespace we are in
+    /// now sees them (procfs maps them for the reader at open time).
+    pub fn ids(&self) -> Result<(u32, u32)> {
+        let status = self.read("status")?;
+        parse_status_ids(&String::from_utf8_lossy(&status)).ok_or_else(|| {
+            Error::invalid(format!("/proc/{}/status", self.pid()), "no Uid/Gid lines")
+        })
+    }
+
     /// The network namespace of the process's socket `fd` (pidfd_getfd,
     /// then SIOCGSKNS, Linux 5.6).
     pub fn socket_netns(&self, fd: i32) -> Result<NsFile> {
@@ -854,6 +870,18 @@ impl Target {
             Error::invalid(format!("/proc/{}/cgroup", self.pid()), "no cgroup v2 path")
         })
     }
+}
+
+/// The effective uid and gid (second field of the `Uid:` and `Gid:` lines)
+/// of a `/proc/PID/status` text.
+pub fn parse_status_ids(text: &str) -> Option<(u32, u32)> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    Some((field("Uid:")?, field("Gid:")?))
 }
 
 /// `/proc/PID/environ`: NUL-separated NAME=VALUE entries; entries without
