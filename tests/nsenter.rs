@@ -178,13 +178,12 @@ fn nsenter_target_inode_mismatch_is_refused_and_nothing_runs() {
     assert!(!marker.exists());
 }
 
-#[test]
-fn nsenter_target_replaced_after_lookup_enters_nothing() {
-    // In a PID namespace of our own, kill the target and steer the next PID
-    // onto it (ns_last_pid), so that a new process with other namespaces
-    // holds the PID the caller looked up: PID:INODE must refuse it.
-    let dir = scratch("nsenter-replaced");
-    let script = format!(
+/// In a PID namespace of its own, the script kills the target and steers
+/// the next PID onto it (ns_last_pid), so that a new process with another
+/// UTS namespace holds the PID the caller looked up: the bare PID now leads
+/// to the impostor, and PID:INODE must refuse it.
+fn replaced_target_script(dir: &std::path::Path) -> String {
+    format!(
         r#"
         set -u
         sleep 60 & A=$!
@@ -193,6 +192,8 @@ fn nsenter_target_replaced_after_lookup_enters_nothing() {
         echo $((A - 1)) > /proc/sys/kernel/ns_last_pid
         unshare --uts --hostname=impostor sleep 60 & B=$!
         [ "$B" = "$A" ] || {{ echo "pid not reused: $A $B"; exit 99; }}
+        for _ in $(seq 1000); do [ "$(cat /proc/$B/comm)" = sleep ] && break; sleep 0.01; done
+        nsenter -t "$A" -u hostname
         nsenter -t "$A:$INODE" -u sh -c 'hostname > {dir}/seen'
         echo "rc=$?"
         setns-run "$A:$INODE" -- sh -c 'hostname > {dir}/seen2'
@@ -200,12 +201,49 @@ fn nsenter_target_replaced_after_lookup_enters_nothing() {
         kill -9 $B
         "#,
         dir = dir.display()
-    );
+    )
+}
+
+#[test]
+fn nsenter_target_replaced_after_lookup_enters_nothing() {
+    let dir = scratch("nsenter-replaced");
+    let script = replaced_target_script(&dir);
     let r = run(
         "unshare",
         &["--pid", "--fork", "--mount-proc", "bash", "-c", &script],
     );
-    assert_eq!(r.assert_ok().stdout, "rc=1\nrc=125\n", "{}", r.stderr);
+    assert_eq!(
+        r.assert_ok().stdout,
+        "impostor\nrc=1\nrc=125\n",
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.join("seen").exists());
+    assert!(!dir.join("seen2").exists());
+}
+
+#[test]
+fn nsenter_target_replaced_after_lookup_enters_nothing_unprivileged() {
+    let dir = scratch("nsenter-replaced-nobody");
+    let script = replaced_target_script(&dir);
+    let r = run_as_nobody(
+        "unshare",
+        &[
+            "-r",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "bash",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(
+        r.assert_ok().stdout,
+        "impostor\nrc=1\nrc=125\n",
+        "{}",
+        r.stderr
+    );
     assert!(!dir.join("seen").exists());
     assert!(!dir.join("seen2").exists());
 }

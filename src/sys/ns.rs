@@ -709,7 +709,7 @@ impl Target {
                 return Err(Error::invalid(
                     format!("process {pid}"),
                     format!(
-                        "its pidfd inode is {have}, not {want} (the process {want} named has exited and its PID was reused)"
+                        "its pidfd inode is {have}, not {want}: the process with inode {want} has exited and its PID was reused"
                     ),
                 ));
             }
