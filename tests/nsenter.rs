@@ -775,3 +775,25 @@ fn nsenter_keep_caps_makes_them_ambient() {
     // CAP_SYS_ADMIN (21) among the ambient capabilities.
     assert_ne!(amb(&["--keep-caps"]) & (1 << 21), 0);
 }
+
+#[test]
+fn no_descriptor_of_ours_leaks_into_the_program() {
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    // What the harness itself passes on is the baseline.
+    let fds = |r: &Run| -> Vec<String> {
+        let mut v: Vec<String> = r.stdout.split_whitespace().map(String::from).collect();
+        v.sort();
+        v
+    };
+    let mut ls = Command::new("ls");
+    ls.arg("/proc/self/fd");
+    let baseline = fds(run_command(ls, TIMEOUT).assert_ok());
+    let r = run(
+        "nsenter",
+        &["-t", &pid, "-a", "-r", "-w", "-e", "ls", "/proc/self/fd"],
+    );
+    assert_eq!(fds(r.assert_ok()), baseline);
+    let r = run("setns-run", &[&pid, "--", "ls", "/proc/self/fd"]);
+    assert_eq!(fds(r.assert_ok()), baseline);
+}
