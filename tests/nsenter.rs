@@ -797,3 +797,22 @@ fn no_descriptor_of_ours_leaks_into_the_program() {
     let r = run("setns-run", &[&pid, "--", "ls", "/proc/self/fd"]);
     assert_eq!(fds(r.assert_ok()), baseline);
 }
+
+#[test]
+fn nsenter_forks_for_a_pid_namespace_even_our_own() {
+    // The program is nsenter's child (so its PID is not nsenter's) as with
+    // util-linux, even though entering our own PID namespace changes nothing.
+    let me = std::process::id().to_string();
+    for tool in ["nsenter", UTIL_LINUX] {
+        let r = sh(&format!(
+            "{tool} -t {me} -p sh -c 'echo $PPID' & wait; echo $!"
+        ));
+        let out = r.assert_ok().stdout.clone();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{tool}: {out}");
+        assert_eq!(
+            lines[0], lines[1],
+            "{tool}: the program's parent is the tool"
+        );
+    }
+}

@@ -159,7 +159,10 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
     let kinds = plan.kinds();
     drop(plan);
     change_directories(root, wd, a.wdns.as_deref())?;
-    if kinds.contains(NsKind::Pid) && !a.no_fork {
+    // util-linux forks whenever a PID namespace is asked for, even one we
+    // are already in (and so left out of the plan).
+    let pid_asked = kinds.contains(NsKind::Pid) || a.pid.is_some() || a.all;
+    if pid_asked && !a.no_fork {
         if let Some(child) = process::fork(WaitMode::Shield)? {
             return Ok(child.wait()?);
         }
