@@ -21,7 +21,8 @@ use crate::usage;
 #[derive(Parser, Debug)]
 #[command(
     name = "nsenter",
-    after_help = "With no program, runs ${SHELL} (default: /bin/sh).\n\n\
+    after_help = "With no program, runs ${SHELL} (default: /bin/sh). In place of a FILE, \
+        :NSID names a namespace by its id (NS_GET_ID, Linux 6.18).\n\n\
         With --target, the namespaces are entered with one setns(2) on a pidfd of the \
         target (Linux 5.8), all or nothing; the user namespace first when it owns the \
         others, otherwise last.",
@@ -38,7 +39,7 @@ pub struct Args {
     /// Target process to get namespaces from (PID or PID:INODE)
     #[arg(short = 't', long = "target", value_name = "PID[:INODE]")]
     target: Option<String>,
-    /// Enter the mount namespace (of FILE, or :NSID: the namespace id)
+    /// Enter the mount namespace
     #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     mount: Option<Option<PathBuf>>,
     /// Enter the UTS namespace (hostname etc)
@@ -47,8 +48,8 @@ pub struct Args {
     /// Enter the System V IPC namespace
     #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     ipc: Option<Option<PathBuf>>,
-    /// Enter the network namespace (FILE or :NSID)
-    #[arg(short = 'n', long = "net", value_name = "FILE|:NSID", num_args = 0..=1, require_equals = true)]
+    /// Enter the network namespace
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     net: Option<Option<PathBuf>>,
     /// Enter the network namespace of the target's socket FD
     #[arg(short = 'N', long = "net-socket", value_name = "FD")]
