@@ -816,3 +816,56 @@ fn nsenter_forks_for_a_pid_namespace_even_our_own() {
         );
     }
 }
+
+#[test]
+fn nsenter_target_may_be_a_thread_in_namespaces_of_its_own() {
+    // A thread (not its group's leader) moves to a UTS namespace of its own:
+    // -t TID enters the thread's, as util-linux does through /proc/TID.
+    let script = r#"
+import ctypes, os, socket, subprocess, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+ready, done = threading.Event(), threading.Event()
+def own_uts():
+    assert libc.unshare(0x04000000) == 0
+    socket.sethostname("thread")
+    ready.set(); done.wait(30)
+t = threading.Thread(target=own_uts); t.start(); ready.wait(30)
+tid = [int(x) for x in os.listdir("/proc/self/task") if int(x) != os.getpid()][0]
+for tool in sys.argv[1:]:
+    r = subprocess.run([tool, "-t", str(tid), "-u", "hostname"], capture_output=True, text=True)
+    print(r.returncode, r.stdout.strip(), r.stderr.strip())
+done.set(); t.join()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script])
+        .arg(applet("nsenter"))
+        .arg(UTIL_LINUX);
+    let r = run_command(cmd, TIMEOUT);
+    assert_eq!(
+        r.assert_ok().stdout,
+        "0 thread \n0 thread \n",
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn nsenter_refuses_a_proc_of_another_pid_namespace() {
+    // Inside the target's mount namespace but not its PID namespace, /proc
+    // shows the target's PIDs: /proc/1 there is not our PID 1. Differs on
+    // purpose: util-linux would enter the namespaces of the wrong process.
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    let r = run(
+        "nsenter",
+        &[
+            "-t", &pid, "-m", "-F", "nsenter", "-t", "1", "-u", "hostname",
+        ],
+    );
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("/proc: does not show our PID namespace"),
+        "{}",
+        r.stderr
+    );
+}

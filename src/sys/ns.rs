@@ -352,8 +352,15 @@ pub struct PidFd {
 impl PidFd {
     /// `pidfd_open(2)`.
     pub fn open(pid: Pid) -> Result<PidFd> {
+        // A thread that does not lead its group needs PIDFD_THREAD (Linux
+        // 6.9; the value of O_EXCL), as nsenter(1) accepts thread ids too.
+        const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
-        let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        let mut rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        if rc < 0 && matches!(Errno::last(), Errno::EINVAL | Errno::ENOENT) {
+            // SAFETY: as above.
+            rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), PIDFD_THREAD) };
+        }
         let raw = Errno::result(rc).what(|| format!("cannot open process {pid}"))?;
         // SAFETY: the kernel returned a fresh fd that we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) };
@@ -713,6 +720,14 @@ impl Target {
                     ),
                 ));
             }
+        }
+        // /proc must show our PID namespace, or /proc/PID is someone else.
+        let me = std::fs::read_link("/proc/self").ok();
+        if me.as_deref() != Some(Path::new(&nix::unistd::getpid().to_string())) {
+            return Err(Error::invalid(
+                "/proc",
+                "does not show our PID namespace (mount a proc of our own)",
+            ));
         }
         let path = format!("/proc/{pid}");
         let proc_dir = open(
