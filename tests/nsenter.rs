@@ -869,3 +869,29 @@ fn nsenter_refuses_a_proc_of_another_pid_namespace() {
         r.stderr
     );
 }
+
+#[test]
+fn nsenter_time_namespace_shows_the_targets_clocks() {
+    let t = start_target(&["-T", "--boottime=864000"], false, &[]);
+    let pid = t.pid.to_string();
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for tool in ["nsenter", UTIL_LINUX] {
+        let r = sh(&format!(
+            "{tool} -t {pid} -T sh -c 'readlink /proc/self/ns/time; cut -d\" \" -f1 /proc/uptime'"
+        ));
+        let out = r.assert_ok().stdout.clone();
+        let mut lines = out.lines();
+        assert_eq!(lines.next().unwrap(), ns_link(&pid, "time"), "{tool}");
+        let up: f64 = lines.next().unwrap().parse().unwrap();
+        assert!(up >= host_up + 864000.0, "{tool}: {up} vs {host_up}");
+    }
+    // setns-run enters it too, as part of the target's set.
+    let r = run("setns-run", &[&pid, "--", "readlink", "/proc/self/ns/time"]);
+    assert_eq!(r.assert_ok().stdout, format!("{}\n", ns_link(&pid, "time")));
+}
