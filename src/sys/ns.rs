@@ -1068,7 +1068,7 @@ impl EntryPlan {
             _ => self
                 .entries
                 .iter()
-                .find(|e| needs_capability_now(&e.file) == Some(false))
+                .find(|e| holds_cap_sys_admin_over(&e.file) == Some(false))
                 .or(self.entries.first()),
         };
         match culprit {
@@ -1115,9 +1115,10 @@ fn owned_within(ns: &NsFile, userns: u64) -> bool {
     false
 }
 
-/// Whether we hold CAP_SYS_ADMIN over the owner of `ns` now (`None`:
-/// cannot tell).
-fn needs_capability_now(ns: &NsFile) -> Option<bool> {
+/// Whether we hold CAP_SYS_ADMIN, now, in the user namespace whose rights
+/// entering `ns` needs (its owner; for a user namespace, its parent, where
+/// an owner has every right over the namespaces it created). `None`: cannot tell.
+fn holds_cap_sys_admin_over(ns: &NsFile) -> Option<bool> {
     let mine = own_inode(NsKind::User)?;
     let owner = match ns.kind() {
         NsKind::User => ns.parent().ok()?,
