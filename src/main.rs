@@ -68,7 +68,7 @@ fn main() {
 
 fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
     let command = (applet.command)().name(applet.name).bin_name(applet.name);
-    let matches = match command.try_get_matches_from(args) {
+    let matches = match command.try_get_matches_from(applets::normalize_args(applet.name, args)) {
         Ok(m) => m,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();

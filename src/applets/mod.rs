@@ -6,6 +6,9 @@ use clap::{ArgMatches, Command};
 
 use crate::sys::process::Exit;
 
+pub mod getopt;
+pub mod nsenter;
+pub mod setns_run;
 pub mod unshare;
 
 /// One command of the multicall binary.
@@ -21,13 +24,29 @@ pub struct Applet {
     pub failure_status: i32,
 }
 
-pub static APPLETS: &[Applet] = &[Applet {
-    name: "unshare",
-    about: "run a program in new namespaces",
-    command: unshare::command,
-    run: unshare::run,
-    failure_status: 1,
-}];
+pub static APPLETS: &[Applet] = &[
+    Applet {
+        name: "unshare",
+        about: "run a program in new namespaces",
+        command: unshare::command,
+        run: unshare::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "nsenter",
+        about: "run a program in the namespaces of another process",
+        command: nsenter::command,
+        run: nsenter::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "setns-run",
+        about: "run a program in the namespaces of files or processes",
+        command: setns_run::command,
+        run: setns_run::run,
+        failure_status: 125,
+    },
+];
 
 /// The applet called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Applet> {
@@ -59,4 +78,20 @@ macro_rules! usage {
     ($($arg:tt)*) => {
         return Err(anyhow::Error::new($crate::applets::UsageError(format!($($arg)*))))
     };
+}
+
+/// The command line as clap should see it. util-linux parses with
+/// getopt(3), where a short option with an optional value takes it only
+/// attached (`-mFILE`, `-wDIR`); clap reads those only as `-m=FILE`. Applets
+/// with such options are given their getopt letters here.
+pub fn normalize_args(name: &str, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    match name {
+        "nsenter" => getopt::attached_values(
+            args,
+            nsenter::OPTIONAL_VALUE,
+            nsenter::REQUIRED_VALUE,
+            nsenter::REQUIRED_LONG,
+        ),
+        _ => args,
+    }
 }

@@ -197,3 +197,16 @@ mod tests {
         assert!(resolve_user("no-such-user-here").is_err());
     }
 }
+
+/// Drop supplementary groups, as after entering a user namespace. Where
+/// that namespace denies setgroups(2) (user_namespaces(7): `deny` in
+/// `/proc/PID/setgroups`, which an unprivileged map requires) the kernel
+/// refuses with EPERM and the groups are left as they are. Whether we are
+/// in such a namespace cannot be read from `/proc/self` once a mount or
+/// PID namespace is entered, so `entered_userns` says it.
+pub fn clear_groups_in_userns(entered_userns: bool) -> Result<()> {
+    match clear_groups() {
+        Err(e) if entered_userns && e.errno() == Some(Errno::EPERM) => Ok(()),
+        other => other,
+    }
+}

@@ -352,8 +352,15 @@ pub struct PidFd {
 impl PidFd {
     /// `pidfd_open(2)`.
     pub fn open(pid: Pid) -> Result<PidFd> {
+        // A thread that does not lead its group needs PIDFD_THREAD (Linux
+        // 6.9; the value of O_EXCL), as nsenter(1) accepts thread ids too.
+        const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
-        let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        let mut rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        if rc < 0 && matches!(Errno::last(), Errno::EINVAL | Errno::ENOENT) {
+            // SAFETY: as above.
+            rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), PIDFD_THREAD) };
+        }
         let raw = Errno::result(rc).what(|| format!("cannot open process {pid}"))?;
         // SAFETY: the kernel returned a fresh fd that we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) };
@@ -364,7 +371,8 @@ impl PidFd {
         self.pid
     }
 
-    /// Whether the process is still running (a signal 0 through the pidfd).
+    /// Whether the process is still running (a signal 0 through the pidfd;
+    /// EPERM means it lives but is not ours to signal).
     pub fn is_alive(&self) -> bool {
         // SAFETY: pidfd_send_signal with signal 0 only checks the target.
         let rc = unsafe {
@@ -376,7 +384,7 @@ impl PidFd {
                 0,
             )
         };
-        rc == 0
+        rc == 0 || Errno::last() == Errno::EPERM
     }
 
     /// Enter several namespaces of the process at once: `setns(pidfd, flags)`
@@ -502,8 +510,757 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_pids_with_an_optional_inode() {
+        assert_eq!(parse_target("42").unwrap(), (Pid::from_raw(42), None));
+        assert_eq!(
+            parse_target("42:123").unwrap(),
+            (Pid::from_raw(42), Some(123))
+        );
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "x",
+            "42:",
+            ":1",
+            "42:x",
+            "42:0",
+            "2147483648",
+            "1:2:3",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ns_specs_tell_paths_kinds_and_processes_apart() {
+        let p = |s: &str| NsSpec::parse(std::ffi::OsStr::new(s));
+        assert_eq!(p("42").unwrap(), NsSpec::Process(Pid::from_raw(42), None));
+        assert_eq!(
+            p("42:7").unwrap(),
+            NsSpec::Process(Pid::from_raw(42), Some(7))
+        );
+        assert_eq!(
+            p("net:/run/netns/blue").unwrap(),
+            NsSpec::Kind(NsKind::Net, PathBuf::from("/run/netns/blue"))
+        );
+        assert_eq!(
+            p("mount:/x").unwrap(),
+            NsSpec::Kind(NsKind::Mnt, PathBuf::from("/x"))
+        );
+        assert_eq!(
+            p("/run/netns/a:b").unwrap(),
+            NsSpec::Path(PathBuf::from("/run/netns/a:b"))
+        );
+        assert_eq!(p("blue").unwrap(), NsSpec::Path(PathBuf::from("blue")));
+        assert!(p("").is_err());
+        assert!(p("net:").is_err());
+        assert!(p("0").is_err());
+    }
+
+    #[test]
+    fn status_ids_are_the_effective_ones() {
+        let status = "Name:\tsleep\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\n";
+        assert_eq!(parse_status_ids(status), Some((2, 6)));
+        assert_eq!(parse_status_ids("Uid:\t1\n"), None);
+    }
+
+    #[test]
+    fn environ_and_cgroup_lines_parse_safely() {
+        let env = parse_environ(b"A=1\0=bad\0noeq\0B=x=y\0\0");
+        assert_eq!(
+            env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(
+            parse_cgroup_v2("0::/user.slice/x\n"),
+            Some(PathBuf::from("/user.slice/x"))
+        );
+        assert_eq!(parse_cgroup_v2("0::/a/../b\n"), None);
+        assert_eq!(parse_cgroup_v2("1:name=systemd:/\n"), None);
+    }
+
+    #[test]
     fn a_regular_file_is_not_a_namespace_file() {
         let err = NsFile::open(Path::new("/proc/self/status")).unwrap_err();
         assert_eq!(err.to_string(), "/proc/self/status: not a namespace file");
     }
+}
+
+/// What `setns(2)` on an nsfs fd needs, worded for a user: the message
+/// util-linux prints (`reassociate to namespace 'ns/net' failed`).
+fn reassociate_what(kind: NsKind) -> String {
+    format!("reassociate to namespace 'ns/{}' failed", kind.proc_name())
+}
+
+/// `PID` or `PID:INODE`, as `nsenter -t` and `setns-run` take a process:
+/// INODE is the pidfs inode of the process (`stat` of a pidfd, Linux 6.9),
+/// which no later process with the same PID can have.
+pub fn parse_target(word: &str) -> Result<(Pid, Option<u64>)> {
+    let (pid, inode) = match word.split_once(':') {
+        Some((p, i)) => (p, Some(i)),
+        None => (word, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) {
+        return Err(Error::invalid(format!("'{word}'"), "not a PID"));
+    }
+    let pid = match pid.parse::<i32>() {
+        Ok(n) if n > 0 => Pid::from_raw(n),
+        _ => return Err(Error::invalid(format!("'{word}'"), "PID out of range")),
+    };
+    let inode = match inode {
+        None => None,
+        Some(i) if digits(i) => match i.parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(Error::invalid(format!("'{word}'"), "inode out of range")),
+        },
+        Some(_) => return Err(Error::invalid(format!("'{word}'"), "not PID:INODE")),
+    };
+    Ok((pid, inode))
+}
+
+/// One namespace argument of `setns-run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsSpec {
+    /// A namespace file whose kind the kernel tells (NS_GET_NSTYPE).
+    Path(PathBuf),
+    /// `KIND:PATH`: a namespace file that must be of this kind.
+    Kind(NsKind, PathBuf),
+    /// `PID` or `PID:INODE`: every namespace of that process.
+    Process(Pid, Option<u64>),
+}
+
+impl NsSpec {
+    /// Read one argument: digits (with an optional `:INODE`) are a process,
+    /// `KIND:PATH` with a known kind asserts the kind, anything else is a path.
+    pub fn parse(word: &std::ffi::OsStr) -> Result<NsSpec> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = word.as_bytes();
+        if bytes.is_empty() {
+            return Err(Error::invalid(
+                "''",
+                "not a namespace (a path, KIND:PATH or PID)",
+            ));
+        }
+        if bytes[0].is_ascii_digit() && bytes.iter().all(|b| b.is_ascii_digit() || *b == b':') {
+            let text = String::from_utf8_lossy(bytes);
+            let (pid, inode) = parse_target(&text)?;
+            return Ok(NsSpec::Process(pid, inode));
+        }
+        if let Some(colon) = bytes.iter().position(|b| *b == b':') {
+            let prefix = String::from_utf8_lossy(&bytes[..colon]);
+            if let Some(kind) = NsKind::parse(&prefix) {
+                let rest = &bytes[colon + 1..];
+                if rest.is_empty() {
+                    return Err(Error::invalid(
+                        format!("'{}'", word.to_string_lossy()),
+                        "no path after the kind",
+                    ));
+                }
+                return Ok(NsSpec::Kind(
+                    kind,
+                    PathBuf::from(std::ffi::OsStr::from_bytes(rest)),
+                ));
+            }
+        }
+        Ok(NsSpec::Path(PathBuf::from(word)))
+    }
+}
+
+/// The pidfs inode of a pidfd (Linux 6.9); before pidfs every pidfd shares
+/// the one anon inode, which cannot tell processes apart.
+fn pidfd_inode(fd: BorrowedFd<'_>) -> Result<u64> {
+    let st = fstat(fd).what(|| "cannot stat pidfd".into())?;
+    Ok(st.st_ino)
+}
+
+impl PidFd {
+    /// The pidfs inode of the process (what `PID:INODE` names).
+    pub fn inode(&self) -> Result<u64> {
+        pidfd_inode(self.fd.as_fd())
+    }
+
+    /// `pidfd_getfd(2)` (Linux 5.6): a copy of the process's file descriptor `fd`.
+    pub fn get_fd(&self, fd: i32) -> Result<OwnedFd> {
+        // SAFETY: pidfd_getfd takes a pidfd, an fd number and flags, and
+        // returns a new fd.
+        let rc = unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.fd.as_raw_fd(), fd, 0) };
+        let raw = Errno::result(rc)
+            .what(|| format!("cannot get file descriptor {fd} of process {}", self.pid))?;
+        // SAFETY: the kernel returned a fresh fd that we now own.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) })
+    }
+}
+
+/// A running process whose namespaces we mean to enter, held by a pidfd from
+/// lookup to entry: files opened through its `/proc` directory are its own
+/// as long as `check_alive` holds after they are opened.
+#[derive(Debug)]
+pub struct Target {
+    pidfd: PidFd,
+    proc_dir: OwnedFd,
+}
+
+impl Target {
+    /// Hold process `pid` (and, given INODE, only the process with that
+    /// pidfs inode).
+    pub fn open(pid: Pid, inode: Option<u64>) -> Result<Target> {
+        let pidfd = PidFd::open(pid).map_err(|e| match e.errno() {
+            Some(Errno::ESRCH) => Error::invalid(format!("process {pid}"), "no such process"),
+            _ => e,
+        })?;
+        if let Some(want) = inode {
+            let have = pidfd.inode()?;
+            if have != want {
+                return Err(Error::invalid(
+                    format!("process {pid}"),
+                    format!(
+                        "its pidfd inode is {have}, not {want}: the process with inode {want} has exited and its PID was reused"
+                    ),
+                ));
+            }
+        }
+        // /proc must show our PID namespace, or /proc/PID is someone else.
+        let me = std::fs::read_link("/proc/self").ok();
+        if me.as_deref() != Some(Path::new(&nix::unistd::getpid().to_string())) {
+            return Err(Error::invalid(
+                "/proc",
+                "does not show our PID namespace (mount a proc of our own)",
+            ));
+        }
+        let path = format!("/proc/{pid}");
+        let proc_dir = open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
+        .what(|| format!("cannot open {path}"))?;
+        let target = Target { pidfd, proc_dir };
+        target.check_alive()?;
+        Ok(target)
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pidfd.pid()
+    }
+
+    pub fn pidfd(&self) -> &PidFd {
+        &self.pidfd
+    }
+
+    /// Fail unless the process still runs: then everything opened through
+    /// its `/proc` directory so far was its own.
+    /// (A zombie passes; its namespaces are gone, so opening them fails and
+    /// `setns(pidfd)` says ESRCH: `ns` and `EntryPlan::enter` report it.)
+    pub fn check_alive(&self) -> Result<()> {
+        if self.pidfd.is_alive() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("process {}", self.pid()),
+            "has exited",
+        ))
+    }
+
+    fn is_zombie(&self) -> bool {
+        // The state is the field after the parenthesised command name.
+        match self.read("stat") {
+            Ok(stat) => {
+                let text = String::from_utf8_lossy(&stat);
+                let state = text.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+                matches!(state.and_then(|s| s.chars().next()), Some('Z') | Some('X'))
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Open a file under the process's `/proc` directory.
+    pub fn open_at(&self, rel: &str, flags: OFlag) -> Result<OwnedFd> {
+        nix::fcntl::openat(
+            self.proc_dir.as_fd(),
+            rel,
+            flags | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .what(|| format!("cannot open /proc/{}/{rel}", self.pid()))
+    }
+
+    /// Read a whole file under the process's `/proc` directory.
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let fd = self.open_at(rel, OFlag::O_RDONLY)?;
+        let mut buf = Vec::new();
+        std::fs::File::from(fd)
+            .read_to_end(&mut buf)
+            .what(|| format!("cannot read /proc/{}/{rel}", self.pid()))?;
+        Ok(buf)
+    }
+
+    /// The process's namespace of `kind`; `None` when the kernel lacks the kind.
+    pub fn ns(&self, kind: NsKind) -> Result<Option<NsFile>> {
+        let rel = format!("ns/{}", kind.proc_name());
+        match nix::fcntl::openat(
+            self.proc_dir.as_fd(),
+            rel.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                let path = format!("/proc/{}/{rel}", self.pid());
+                NsFile::from_fd(fd, Path::new(&path)).map(Some)
+            }
+            Err(Errno::ENOENT) => {
+                // An exited (zombie) process has no namespaces left to open.
+                if !self.pidfd.is_alive() || self.is_zombie() {
+                    return Err(Error::invalid(
+                        format!("process {}", self.pid()),
+                        "has exited",
+                    ));
+                }
+                if Path::new("/proc/self").join(&rel).exists() {
+                    Err(Error::os(
+                        format!("cannot open /proc/{}/{rel}", self.pid()),
+                        Errno::ENOENT,
+                    ))
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => Err(Error::os(
+                format!("cannot open /proc/{}/{rel}", self.pid()),
+                e,
+            )),
+        }
+    }
+
+    /// The owner of the process (the uid and gid of its `/proc` directory,
+    /// as seen from our user namespace).
+    pub fn owner(&self) -> Result<(u32, u32)> {
+        let st =
+            fstat(self.proc_dir.as_fd()).what(|| format!("cannot stat /proc/{}", self.pid()))?;
+        Ok((st.st_uid, st.st_gid))
+    }
+
+    /// The process's effective uid and gid, as the user namespace we are in
+    /// now sees them (procfs maps them for the reader at open time).
+    pub fn ids(&self) -> Result<(u32, u32)> {
+        let status = self.read("status")?;
+        parse_status_ids(&String::from_utf8_lossy(&status)).ok_or_else(|| {
+            Error::invalid(format!("/proc/{}/status", self.pid()), "no Uid/Gid lines")
+        })
+    }
+
+    /// The network namespace of the process's socket `fd` (pidfd_getfd,
+    /// then SIOCGSKNS, Linux 5.6).
+    pub fn socket_netns(&self, fd: i32) -> Result<NsFile> {
+        const SIOCGSKNS: libc::c_ulong = 0x894C;
+        let sock = self.pidfd.get_fd(fd)?;
+        // SAFETY: SIOCGSKNS takes no argument and returns a new nsfs fd.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) };
+        let raw = Errno::result(rc).what(|| {
+            format!(
+                "cannot get the network namespace of socket {fd} of process {}",
+                self.pid()
+            )
+        })?;
+        // SAFETY: the kernel returned a fresh fd that we now own.
+        let ns = unsafe { OwnedFd::from_raw_fd(raw) };
+        NsFile::from_fd(
+            ns,
+            Path::new(&format!("socket {fd} of process {}", self.pid())),
+        )
+    }
+
+    /// The process's environment (`/proc/PID/environ`), as NAME=VALUE pairs.
+    pub fn environ(&self) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+        Ok(parse_environ(&self.read("environ")?))
+    }
+
+    /// The process's cgroup v2 path (the `0::` line of `/proc/PID/cgroup`).
+    pub fn cgroup(&self) -> Result<PathBuf> {
+        let text = self.read("cgroup")?;
+        parse_cgroup_v2(&String::from_utf8_lossy(&text)).ok_or_else(|| {
+            Error::invalid(format!("/proc/{}/cgroup", self.pid()), "no cgroup v2 path")
+        })
+    }
+}
+
+/// The effective uid and gid (second field of the `Uid:` and `Gid:` lines)
+/// of a `/proc/PID/status` text.
+pub fn parse_status_ids(text: &str) -> Option<(u32, u32)> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    Some((field("Uid:")?, field("Gid:")?))
+}
+
+/// `/proc/PID/environ`: NUL-separated NAME=VALUE entries; entries without
+/// `=` or with an empty name are dropped.
+pub fn parse_environ(data: &[u8]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    use std::os::unix::ffi::OsStrExt;
+    data.split(|b| *b == 0)
+        .filter_map(|entry| {
+            let eq = entry.iter().position(|b| *b == b'=')?;
+            (eq > 0).then(|| {
+                (
+                    std::ffi::OsStr::from_bytes(&entry[..eq]).to_os_string(),
+                    std::ffi::OsStr::from_bytes(&entry[eq + 1..]).to_os_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The cgroup v2 path from `/proc/PID/cgroup` text: absolute, without `..`
+/// components (so that it cannot lead out of the cgroup mount).
+pub fn parse_cgroup_v2(text: &str) -> Option<PathBuf> {
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+    if !path.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The inodes of our own namespaces, to tell which namespaces of a target
+/// we are already in.
+pub fn own_inode(kind: NsKind) -> Option<u64> {
+    inode_of(&proc_ns_path(None, kind.proc_name())).ok()
+}
+
+/// Where a namespace to enter comes from.
+#[derive(Debug)]
+pub struct Entry {
+    pub file: NsFile,
+    /// Taken from the target process (so `setns(pidfd)` can enter it).
+    pub from_target: bool,
+}
+
+/// How a plan was carried out.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Entered {
+    /// One `setns(pidfd, flags)`: all or nothing.
+    Atomically,
+    /// One `setns(fd)` per namespace file, in plan order.
+    OneByOne,
+}
+
+/// The namespaces to enter, in the order to enter them.
+///
+/// setns(2) asks for CAP_SYS_ADMIN in the user namespace that owns each
+/// namespace entered (and for a user namespace, in that namespace itself).
+/// Entering a user namespace changes which namespaces we have that
+/// capability over: it grants it over the namespaces that user namespace
+/// owns, and takes it away over those its ancestors own. So the user
+/// namespace goes first when it owns (directly or through its descendants)
+/// every other namespace of the plan, and last otherwise.
+#[derive(Debug)]
+pub struct EntryPlan {
+    entries: Vec<Entry>,
+    user_first: bool,
+}
+
+impl EntryPlan {
+    /// Order `entries`; two entries of one kind are refused by name.
+    pub fn new(mut entries: Vec<Entry>) -> Result<EntryPlan> {
+        for (i, a) in entries.iter().enumerate() {
+            if let Some(b) = entries[i + 1..]
+                .iter()
+                .find(|b| b.file.kind() == a.file.kind())
+            {
+                return Err(Error::invalid(
+                    format!(
+                        "{} and {}",
+                        a.file.path().display(),
+                        b.file.path().display()
+                    ),
+                    format!(
+                        "both are {} namespaces: give one of each kind",
+                        a.file.kind()
+                    ),
+                ));
+            }
+        }
+        entries.sort_by_key(|e| NsKind::ALL.iter().position(|k| *k == e.file.kind()));
+        let user_first = match entries.iter().find(|e| e.file.kind() == NsKind::User) {
+            None => true,
+            Some(user) => entries
+                .iter()
+                .filter(|e| e.file.kind() != NsKind::User)
+                .all(|e| owned_within(&e.file, user.file.inode())),
+        };
+        if !user_first {
+            entries.rotate_left(1);
+        }
+        Ok(EntryPlan {
+            entries,
+            user_first,
+        })
+    }
+
+    /// The entries in the order they are entered.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn kinds(&self) -> NsSet {
+        self.entries.iter().map(|e| e.file.kind()).collect()
+    }
+
+    /// Whether the user namespace (if any) is entered first.
+    pub fn user_first(&self) -> bool {
+        self.user_first
+    }
+
+    /// Whether one `setns(pidfd)` can do it all: every namespace is the
+    /// target's own, and the kernel's order (user namespace first) is ours.
+    pub fn atomic_with(&self, target: Option<&Target>) -> bool {
+        target.is_some() && self.user_first && self.entries.iter().all(|e| e.from_target)
+    }
+
+    /// Enter every namespace of the plan. Through the target's pidfd when
+    /// `atomic_with` allows (all or nothing: a target that exits meanwhile
+    /// leaves us where we were), else file by file; before Linux 5.8, which
+    /// refuses a pidfd with EINVAL, file by file as well.
+    pub fn enter(&self, target: Option<&Target>) -> Result<Entered> {
+        if self.entries.is_empty() {
+            return Ok(Entered::OneByOne);
+        }
+        if let (true, Some(t)) = (self.atomic_with(target), target) {
+            t.check_alive()?;
+            match setns(t.pidfd().as_fd(), self.kinds().flags()) {
+                Ok(()) => return Ok(Entered::Atomically),
+                Err(Errno::EINVAL) if !pidfd_setns_ok() => {}
+                Err(Errno::ESRCH) => {
+                    return Err(Error::invalid(format!("process {}", t.pid()), "has exited"))
+                }
+                Err(errno) => return Err(self.explain(t, errno)),
+            }
+        }
+        if let Some(t) = target {
+            t.check_alive()?;
+        }
+        for e in &self.entries {
+            setns(e.file.as_fd(), e.file.kind().flag()).what(|| reassociate_what(e.file.kind()))?;
+        }
+        Ok(Entered::OneByOne)
+    }
+
+    /// Name the namespace a failed `setns(pidfd)` stumbled on: the first
+    /// one we could not enter by itself is the culprit.
+    fn explain(&self, t: &Target, errno: Errno) -> Error {
+        let mine = own_inode(NsKind::User);
+        let culprit = match errno {
+            // user_namespaces(7): a process may not enter its own user namespace.
+            Errno::EINVAL => self
+                .entries
+                .iter()
+                .find(|e| e.file.kind() == NsKind::User && Some(e.file.inode()) == mine),
+            _ => self
+                .entries
+                .iter()
+                .find(|e| holds_cap_sys_admin_over(&e.file) == Some(false))
+                .or(self.entries.first()),
+        };
+        match culprit {
+            Some(e) => Error::os(reassociate_what(e.file.kind()), errno),
+            None => Error::os(
+                format!("cannot enter the namespaces of process {}", t.pid()),
+                errno,
+            ),
+        }
+    }
+
+    /// What entering `entry` needs, in capabilities(7) words.
+    pub fn needs(&self, entry: &Entry) -> String {
+        let owner = match entry.file.kind() {
+            NsKind::User => Some(entry.file.inode()),
+            _ => entry.file.owner_userns().ok().map(|u| u.inode()),
+        };
+        let owner = owner.map_or("its owner".to_string(), |i| format!("user:[{i}]"));
+        match entry.file.kind() {
+            NsKind::Mnt => {
+                format!("CAP_SYS_ADMIN in {owner}; CAP_SYS_CHROOT and CAP_SYS_ADMIN here")
+            }
+            _ => format!("CAP_SYS_ADMIN in {owner}"),
+        }
+    }
+}
+
+/// Whether `ns` is owned by the user namespace with inode `userns` or by
+/// one of its descendants.
+fn owned_within(ns: &NsFile, userns: u64) -> bool {
+    let Ok(mut cur) = ns.owner_userns() else {
+        return false;
+    };
+    // Nesting is limited to 32 levels (user_namespaces(7)).
+    for _ in 0..33 {
+        if cur.inode() == userns {
+            return true;
+        }
+        match cur.parent() {
+            Ok(p) => cur = p,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether we hold CAP_SYS_ADMIN, now, in the user namespace whose rights
+/// entering `ns` needs (its owner; for a user namespace, its parent, where
+/// an owner has every right over the namespaces it created). `None`: cannot tell.
+fn holds_cap_sys_admin_over(ns: &NsFile) -> Option<bool> {
+    let mine = own_inode(NsKind::User)?;
+    let owner = match ns.kind() {
+        NsKind::User => ns.parent().ok()?,
+        _ => ns.owner_userns().ok()?,
+    };
+    if owner.inode() == mine {
+        return Some(super::creds::has_effective(super::creds::CAP_SYS_ADMIN));
+    }
+    // A descendant of ours: its creator holds every capability in it.
+    let mut cur = owner;
+    for _ in 0..33 {
+        let parent = cur.parent().ok()?;
+        if parent.inode() == mine {
+            return Some(
+                cur.owner_uid().ok() == Some(super::creds::euid())
+                    || super::creds::has_effective(super::creds::CAP_SYS_ADMIN),
+            );
+        }
+        cur = parent;
+    }
+    None
+}
+
+/// Whether this kernel takes a pidfd in setns(2) (Linux 5.8).
+fn pidfd_setns_ok() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return true;
+    };
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 8)
+}
+
+/// `NS_GET_ID` (Linux 6.18): `_IOR(0xb7, 13, __u64)`.
+const NS_GET_ID: libc::c_ulong = (2 << 30) | (8 << 16) | ((NSIO as libc::c_ulong) << 8) | 13;
+
+/// `FILEID_NSFS`: the type of a namespace file handle (linux/exportfs.h).
+const FILEID_NSFS: libc::c_int = 0xf1;
+
+/// `struct file_handle` carrying a `struct nsfs_file_handle` (linux/nsfs.h).
+#[repr(C)]
+struct NsfsFileHandle {
+    handle_bytes: u32,
+    handle_type: libc::c_int,
+    ns_id: u64,
+    ns_type: u32,
+    ns_inum: u32,
+}
+
+impl NsFile {
+    /// The namespace's 64-bit id, unique for the life of the system
+    /// (NS_GET_ID, Linux 6.18): what `nsenter --net=:NSID` takes.
+    pub fn id(&self) -> Result<u64> {
+        let mut id: u64 = 0;
+        // SAFETY: NS_GET_ID writes one u64 to the pointer we pass.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), NS_GET_ID as _, &mut id as *mut u64) };
+        Errno::result(rc).what(|| format!("cannot get the id of {}", self.path.display()))?;
+        Ok(id)
+    }
+
+    /// Open the `kind` namespace with id `id`. Through an nsfs file handle
+    /// built from the id (the kernel accepts that since after 6.18, for a
+    /// caller in the namespace or privileged over its owner); where the
+    /// kernel still wants the inode in the handle (ESTALE), through the
+    /// namespaces that processes we can see are in.
+    pub fn open_by_id(id: u64, kind: NsKind) -> Result<NsFile> {
+        let name = format!(":{id}");
+        match open_by_handle(id, kind) {
+            Ok(fd) => return NsFile::from_fd(fd, Path::new(&name)),
+            Err(Errno::ESTALE) | Err(Errno::EINVAL) | Err(Errno::EOPNOTSUPP) => {}
+            Err(e) => {
+                return Err(Error::os(
+                    format!("cannot open the {kind} namespace with id {id}"),
+                    e,
+                ))
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let procs = std::fs::read_dir("/proc").what(|| "cannot read /proc".into())?;
+        for entry in procs.flatten() {
+            let pid = entry.file_name();
+            if !pid.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            let path = Path::new("/proc")
+                .join(&pid)
+                .join("ns")
+                .join(kind.proc_name());
+            let Ok(ino) = inode_of(&path) else { continue };
+            if !seen.insert(ino) {
+                continue;
+            }
+            let Ok(file) = NsFile::open(&path) else {
+                continue;
+            };
+            if file.kind() == kind && file.id().ok() == Some(id) {
+                return Ok(NsFile {
+                    path: PathBuf::from(name),
+                    ..file
+                });
+            }
+        }
+        Err(Error::os(
+            format!("cannot open the {kind} namespace with id {id}"),
+            Errno::ENOENT,
+        ))
+    }
+}
+
+fn open_by_handle(id: u64, kind: NsKind) -> std::result::Result<OwnedFd, Errno> {
+    // Any nsfs file names the (single, internal) nsfs mount.
+    let anchor =
+        NsFile::of_process(None, NsKind::User).map_err(|e| e.errno().unwrap_or(Errno::EIO))?;
+    let mut handle = NsfsFileHandle {
+        handle_bytes: 16,
+        handle_type: FILEID_NSFS,
+        ns_id: id,
+        ns_type: kind.flag() as u32,
+        ns_inum: 0,
+    };
+    // SAFETY: open_by_handle_at reads handle_bytes bytes of handle data
+    // after the 8-byte header of the struct we pass, and returns a new fd.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            anchor.fd.as_raw_fd(),
+            &mut handle as *mut NsfsFileHandle,
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    let raw = Errno::result(rc)?;
+    // SAFETY: the kernel returned a fresh fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) })
+}
+
+/// `:NSID` as nsenter takes it in place of a file: the namespace id.
+pub fn parse_ns_id(word: &str) -> Option<u64> {
+    let digits = word.strip_prefix(':')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|id| *id > 0)
 }

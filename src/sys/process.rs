@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
@@ -384,6 +384,23 @@ mod tests {
     }
 
     #[test]
+    fn the_cgroup2_mount_is_found_and_unescaped() {
+        let hybrid = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs ro\n\
+                      31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup2_mount_in(hybrid),
+            Some(std::path::PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let spaced = "31 30 0:27 / /a\\040b rw shared:1 - cgroup2 none rw\n";
+        assert_eq!(
+            cgroup2_mount_in(spaced),
+            Some(std::path::PathBuf::from("/a b"))
+        );
+        assert_eq!(cgroup2_mount_in("garbage\n - \n"), None);
+        assert_eq!(unescape_octal("\\999\\1"), b"\\999\\1".to_vec());
+    }
+
+    #[test]
     fn signals_parse_in_every_spelling() {
         assert_eq!(parse_signal("KILL"), Some(Signal::SIGKILL));
         assert_eq!(parse_signal("sigterm"), Some(Signal::SIGTERM));
@@ -493,4 +510,59 @@ impl EnvPlan {
             }
         }
     }
+}
+
+/// Where the cgroup v2 hierarchy is mounted, from a mountinfo text (the
+/// first `cgroup2` mount; `/sys/fs/cgroup` on a pure v2 system,
+/// `/sys/fs/cgroup/unified` on a hybrid one). Octal escapes in the mount
+/// point (`\040` for a space) are decoded.
+pub fn cgroup2_mount_in(mountinfo: &str) -> Option<std::path::PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split(' ').next()? != "cgroup2" {
+            return None;
+        }
+        let point = left.split(' ').nth(4).filter(|p| !p.is_empty())?;
+        Some(std::path::PathBuf::from(OsString::from_vec(
+            unescape_octal(point),
+        )))
+    })
+}
+
+fn unescape_octal(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
+            if v <= 255 {
+                out.push(v as u8);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Move this process into the cgroup v2 group `path` (as `/proc/PID/cgroup`
+/// names it: absolute, from the hierarchy's root).
+pub fn join_cgroup(path: &std::path::Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .what(|| "cannot read /proc/self/mountinfo".into())?;
+    let root = cgroup2_mount_in(&info)
+        .ok_or_else(|| Error::invalid("cgroup2", "no cgroup v2 hierarchy is mounted"))?;
+    let procs = root
+        .join(path.strip_prefix("/").unwrap_or(path))
+        .join("cgroup.procs");
+    std::fs::write(&procs, format!("{}\n", std::process::id()))
+        .what(|| format!("cannot join cgroup {}", procs.display()))
 }

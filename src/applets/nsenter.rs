@@ -1,0 +1,436 @@
+//! `nsenter`: run a program in the namespaces of another process or of
+//! namespace files. A drop-in for util-linux's nsenter(1): same options,
+//! defaults, messages and exit statuses; with `-t`, the namespaces are
+//! entered with one `setns(pidfd)` where the kernel allows, so a target
+//! that exits half way cannot leave us in a mix of namespaces.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
+use nix::fcntl::OFlag;
+
+use crate::sys::ns::{self, Entry, EntryPlan, NsFile, NsKind, Target};
+use crate::sys::process::{self, Exit, WaitMode};
+use crate::sys::{creds, OsContext};
+use crate::usage;
+
+/// Run a program with namespaces of other processes.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nsenter",
+    after_help = "With no program, runs ${SHELL} (default: /bin/sh). In place of a FILE, \
+        :NSID names a namespace by its id (NS_GET_ID, Linux 6.18).\n\n\
+        With --target, the namespaces are entered with one setns(2) on a pidfd of the \
+        target (Linux 5.8), all or nothing; the user namespace first when it owns the \
+        others, otherwise last.",
+    override_usage = "nsenter [options] [<program> [<argument>...]]",
+    version,
+    args_override_self = true,
+    disable_help_subcommand = true,
+    max_term_width = 80
+)]
+pub struct Args {
+    /// Enter all namespaces of the target
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Target process to get namespaces from (PID or PID:INODE)
+    #[arg(short = 't', long = "target", value_name = "PID[:INODE]")]
+    target: Option<String>,
+    /// Enter the mount namespace
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    mount: Option<Option<PathBuf>>,
+    /// Enter the UTS namespace (hostname etc)
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    uts: Option<Option<PathBuf>>,
+    /// Enter the System V IPC namespace
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    ipc: Option<Option<PathBuf>>,
+    /// Enter the network namespace
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    net: Option<Option<PathBuf>>,
+    /// Enter the network namespace of the target's socket FD
+    #[arg(short = 'N', long = "net-socket", value_name = "FD")]
+    net_socket: Option<i32>,
+    /// Enter the PID namespace
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pid: Option<Option<PathBuf>>,
+    /// Enter the cgroup namespace
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    cgroup: Option<Option<PathBuf>>,
+    /// Enter the user namespace
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    user: Option<Option<PathBuf>>,
+    /// Enter the parent user namespace
+    #[arg(long = "user-parent")]
+    user_parent: bool,
+    /// Enter the time namespace
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    time: Option<Option<PathBuf>>,
+    /// Set uid in entered namespace ('follow': the target's)
+    #[arg(short = 'S', long = "setuid", value_name = "UID")]
+    setuid: Option<String>,
+    /// Set gid in entered namespace ('follow': the target's)
+    #[arg(short = 'G', long = "setgid", value_name = "GID")]
+    setgid: Option<String>,
+    /// Do not touch uids or gids
+    #[arg(long = "preserve-credentials")]
+    preserve_credentials: bool,
+    /// Retain capabilities granted in user namespaces
+    #[arg(long = "keep-caps")]
+    keep_caps: bool,
+    /// Set the root directory
+    #[arg(short = 'r', long = "root", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    root: Option<Option<PathBuf>>,
+    /// Set the working directory
+    #[arg(short = 'w', long = "wd", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    wd: Option<Option<PathBuf>>,
+    /// Set the working directory in namespace
+    #[arg(short = 'W', long = "wdns", value_name = "DIR")]
+    wdns: Option<PathBuf>,
+    /// Inherit the environment variables of the target process
+    #[arg(short = 'e', long = "env")]
+    env: bool,
+    /// Do not fork before exec'ing <program>
+    #[arg(short = 'F', long = "no-fork")]
+    no_fork: bool,
+    /// Join the cgroup of the target process
+    #[arg(short = 'c', long = "join-cgroup")]
+    join_cgroup: bool,
+    /// Set SELinux context according to --target PID
+    #[arg(short = 'Z', long = "follow-context")]
+    follow_context: bool,
+    /// The program and its arguments
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+pub fn command() -> Command {
+    Args::command()
+}
+
+/// Short options whose value is optional, attached as getopt(3) reads it
+/// (`-n/run/netns/blue`, `-w/srv`); see `applets::normalize_args`.
+pub const OPTIONAL_VALUE: &str = "muinpCUTrw";
+/// Short options that take a value.
+pub const REQUIRED_VALUE: &str = "tSGNW";
+/// Long options that take a value (the next word, when not given with `=`).
+pub const REQUIRED_LONG: &[&str] = &["--target", "--setuid", "--setgid", "--net-socket", "--wdns"];
+
+/// A uid or gid to switch to: a number, or the target's.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Id {
+    Number(u32),
+    Follow,
+}
+
+fn parse_id(word: &str, what: &str) -> Result<Id> {
+    if word == "follow" {
+        return Ok(Id::Follow);
+    }
+    Ok(Id::Number(creds::parse_numeric_id(word, what)?))
+}
+
+pub fn run(m: &ArgMatches) -> Result<Exit> {
+    let a = Args::from_arg_matches(m)?;
+    let ids = check_usage(&a)?;
+    let target = match &a.target {
+        Some(word) => {
+            let (pid, inode) = ns::parse_target(word)?;
+            Some(Target::open(pid, inode)?)
+        }
+        None => None,
+    };
+    let plan = EntryPlan::new(collect_entries(&a, target.as_ref())?)?;
+    let root = open_dir(&a.root, "root", target.as_ref())?;
+    let wd = open_dir(&a.wd, "cwd", target.as_ref())?;
+    let environ = target
+        .as_ref()
+        .filter(|_| a.env)
+        .map(Target::environ)
+        .transpose()?;
+    // Join the target's cgroup before its cgroup namespace hides the path.
+    if let (Some(t), true) = (&target, a.join_cgroup) {
+        process::join_cgroup(&t.cgroup()?)?;
+    }
+
+    plan.enter(target.as_ref())?;
+    let kinds = plan.kinds();
+    drop(plan);
+    change_directories(root, wd, a.wdns.as_deref())?;
+    // util-linux forks whenever a PID namespace is asked for, even one we
+    // are already in (and so left out of the plan).
+    let pid_asked = kinds.contains(NsKind::Pid) || a.pid.is_some() || a.all;
+    if pid_asked && !a.no_fork {
+        if let Some(child) = process::fork(WaitMode::Shield)? {
+            return Ok(child.wait()?);
+        }
+    }
+    let user = kinds.contains(NsKind::User);
+    switch_ids(ids, user, a.preserve_credentials, target.as_ref())?;
+    if a.keep_caps && user {
+        creds::permitted_to_ambient()?;
+    }
+    if let Some(vars) = environ {
+        set_environment(vars);
+    }
+    drop(target);
+    Err(exec(&a.command).into())
+}
+
+/// The combinations util-linux refuses, and the `-S`/`-G` values.
+fn check_usage(a: &Args) -> Result<(Option<Id>, Option<Id>)> {
+    if a.follow_context {
+        anyhow::bail!("--follow-context is not supported: this build has no SELinux support");
+    }
+    if a.wd.is_some() && a.wdns.is_some() {
+        usage!("mutually exclusive arguments: --wdns --wd");
+    }
+    let uid = a
+        .setuid
+        .as_deref()
+        .map(|s| parse_id(s, "uid"))
+        .transpose()?;
+    let gid = a
+        .setgid
+        .as_deref()
+        .map(|s| parse_id(s, "gid"))
+        .transpose()?;
+    let follow = uid == Some(Id::Follow) || gid == Some(Id::Follow);
+    if a.target.is_none() {
+        let option = if a.all {
+            Some("--all")
+        } else if a.env {
+            Some("--env")
+        } else if a.join_cgroup {
+            Some("--join-cgroup")
+        } else if a.net_socket.is_some() {
+            Some("--net-socket")
+        } else if follow {
+            Some("'follow'")
+        } else {
+            None
+        };
+        if let Some(option) = option {
+            usage!("no target PID specified for {option}");
+        }
+    }
+    Ok((uid, gid))
+}
+
+/// `-r`, then `-w` or `-W`. A new root keeps the working directory we had
+/// unless told otherwise; entering a mount namespace alone leaves us at
+/// its root.
+fn change_directories(
+    root: Option<OwnedFd>,
+    wd: Option<OwnedFd>,
+    wdns: Option<&Path>,
+) -> Result<()> {
+    let wd = match (&root, wd, wdns) {
+        (Some(_), None, None) => Some(open_path(Path::new("."))?),
+        (_, wd, _) => wd,
+    };
+    if let Some(fd) = root {
+        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
+        nix::unistd::chroot(".").what(|| "cannot change root directory".into())?;
+    }
+    if let Some(fd) = wd {
+        nix::unistd::fchdir(fd.as_fd()).what(|| "cannot change directory".into())?;
+    } else if let Some(dir) = wdns {
+        nix::unistd::chdir(dir).what(|| format!("cannot change directory to {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// `-S`/`-G`, and util-linux's default after entering a user namespace:
+/// become its root, unless `--preserve-credentials`. `follow` takes the
+/// target's ids as the namespace we are now in sees them.
+fn switch_ids(
+    (uid, gid): (Option<Id>, Option<Id>),
+    user: bool,
+    preserve: bool,
+    target: Option<&Target>,
+) -> Result<()> {
+    let followed = match target {
+        Some(t) if uid == Some(Id::Follow) || gid == Some(Id::Follow) => Some(t.ids()?),
+        _ => None,
+    };
+    let pick = |id: Option<Id>, which: fn((u32, u32)) -> u32| match id {
+        Some(Id::Number(n)) => Some(n),
+        Some(Id::Follow) => followed.map(which),
+        None => (user && !preserve).then_some(0),
+    };
+    if let Some(gid) = pick(gid, |(_, g)| g) {
+        creds::clear_groups_in_userns(user)?;
+        creds::set_gid(gid)?;
+    }
+    if let Some(uid) = pick(uid, |(u, _)| u) {
+        creds::set_uid(uid)?;
+    }
+    Ok(())
+}
+
+/// The program, or `$SHELL` as a login shell (as util-linux runs it).
+fn exec(command: &[OsString]) -> process::ExecError {
+    if !command.is_empty() {
+        return process::exec(command);
+    }
+    let shell = process::default_shell();
+    let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
+    let mut argv0 = OsString::from("-");
+    argv0.push(name);
+    process::exec_as(&shell, &argv0, &[])
+}
+
+/// The namespaces the options ask for, each opened now (before anything is
+/// entered), with its source.
+fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
+    let asked = [
+        (NsKind::User, &a.user),
+        (NsKind::Cgroup, &a.cgroup),
+        (NsKind::Ipc, &a.ipc),
+        (NsKind::Uts, &a.uts),
+        (NsKind::Net, &a.net),
+        (NsKind::Pid, &a.pid),
+        (NsKind::Mnt, &a.mount),
+        (NsKind::Time, &a.time),
+    ];
+    let mut entries = Vec::new();
+    for (kind, opt) in asked {
+        let from_option = match opt {
+            Some(Some(file)) => Some(Some(file)),
+            Some(None) => Some(None),
+            None if a.all => Some(None),
+            None => None,
+        };
+        let explicit = opt.is_some();
+        let entry = match from_option {
+            None if kind == NsKind::Net && a.net_socket.is_some() => {
+                let t = target.expect("checked: --net-socket needs a target");
+                let fd = a.net_socket.unwrap_or(-1);
+                Entry {
+                    file: t.socket_netns(fd)?,
+                    from_target: false,
+                }
+            }
+            None => continue,
+            Some(Some(file)) if file.as_os_str().as_encoded_bytes().starts_with(b":") => {
+                let word = file.to_string_lossy();
+                let Some(id) = ns::parse_ns_id(&word) else {
+                    usage!("invalid namespace id '{word}' (expected :NSID)");
+                };
+                let file = NsFile::open_by_id(id, kind)?;
+                check_kind(&file, kind)?;
+                Entry {
+                    file,
+                    from_target: false,
+                }
+            }
+            Some(Some(file)) => Entry {
+                file: open_file(file, kind)?,
+                from_target: false,
+            },
+            Some(None) => {
+                let Some(t) = target else {
+                    anyhow::bail!(
+                        "neither filename nor target pid supplied for ns/{}",
+                        kind.proc_name()
+                    );
+                };
+                let Some(file) = t.ns(kind)? else {
+                    if explicit {
+                        anyhow::bail!("the kernel has no {kind} namespaces");
+                    }
+                    continue;
+                };
+                let same = ns::own_inode(kind) == Some(file.inode());
+                // setns(2) refuses our own user namespace (EINVAL): --all
+                // leaves it out, as util-linux does; an explicit -U fails.
+                if same && kind == NsKind::User && !explicit {
+                    continue;
+                }
+                // Another namespace we are already in is left out too, so
+                // that it cannot spoil the atomic entry (after the target's
+                // user namespace we may have no right to re-enter ours).
+                if same && kind != NsKind::User && kind != NsKind::Mnt {
+                    continue;
+                }
+                Entry {
+                    file,
+                    from_target: true,
+                }
+            }
+        };
+        let entry = if kind == NsKind::User && a.user_parent {
+            Entry {
+                file: entry.file.parent()?,
+                from_target: false,
+            }
+        } else {
+            entry
+        };
+        entries.push(entry);
+    }
+    if let Some(t) = target {
+        t.check_alive()?;
+    }
+    Ok(entries)
+}
+
+/// Open a namespace file given by the user, checking its kind.
+fn open_file(path: &Path, kind: NsKind) -> Result<NsFile> {
+    let file = NsFile::open(path)?;
+    check_kind(&file, kind)?;
+    Ok(file)
+}
+
+fn check_kind(file: &NsFile, kind: NsKind) -> Result<()> {
+    if file.kind() != kind {
+        anyhow::bail!(
+            "{}: is a {} namespace, not a {kind} namespace",
+            file.path().display(),
+            file.kind()
+        );
+    }
+    Ok(())
+}
+
+/// The directory for `-r`/`-w`: the one given, or the target's.
+fn open_dir(
+    opt: &Option<Option<PathBuf>>,
+    name: &str,
+    target: Option<&Target>,
+) -> Result<Option<OwnedFd>> {
+    match opt {
+        None => Ok(None),
+        Some(Some(dir)) => open_path(dir).map(Some),
+        Some(None) => match target {
+            Some(t) => Ok(Some(t.open_at(name, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?)),
+            None => anyhow::bail!("neither filename nor target pid supplied for {name}"),
+        },
+    }
+}
+
+fn open_path(dir: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .what(|| format!("cannot open {}", dir.display()))
+    .map_err(Into::into)
+}
+
+/// Replace our environment with the target's.
+fn set_environment(vars: Vec<(OsString, OsString)>) {
+    let names: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    // Single-threaded (DESIGN.md), so changing the environment is sound.
+    for name in names {
+        std::env::remove_var(name);
+    }
+    for (k, v) in vars {
+        std::env::set_var(k, v);
+    }
+}
