@@ -141,6 +141,567 @@ pub fn register_binfmt(dir: &Path, spec: &str) -> Result<()> {
         .what(|| format!("cannot write to {}", register.display()))
 }
 
+// ---------------------------------------------------------------------------
+// /proc/PID/mountinfo (proc(5)): one mount per line,
+//   ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS
+// The optional fields are the kernel's record of propagation (`shared:N`,
+// `master:N`, `propagate_from:N`, `unbindable`); the kernel escapes space,
+// tab, newline and backslash in the text fields as `\ooo`.
+
+/// A text field of mountinfo as the kernel wrote it, `\ooo` escapes and all.
+/// Decoding is lazy, so parsing a table of 30,000 mounts allocates nothing
+/// per line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl<'a> Escaped<'a> {
+    /// The bytes as the kernel wrote them.
+    pub fn raw(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The decoded bytes, one at a time.
+    pub fn bytes(&self) -> Unescape<'a> {
+        Unescape { rest: self.0 }
+    }
+
+    /// The decoded bytes, borrowed when there was nothing to decode.
+    pub fn decode(&self) -> std::borrow::Cow<'a, [u8]> {
+        if self.0.contains(&b'\\') {
+            std::borrow::Cow::Owned(self.bytes().collect())
+        } else {
+            std::borrow::Cow::Borrowed(self.0)
+        }
+    }
+
+    /// The decoded field as a path.
+    pub fn to_path(&self) -> std::path::PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&self.decode()))
+    }
+}
+
+/// Iterator over the decoded bytes of an [`Escaped`] field. A backslash not
+/// followed by three octal digits (of a value below 256) stands for itself.
+pub struct Unescape<'a> {
+    rest: &'a [u8],
+}
+
+impl Iterator for Unescape<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let (&b, tail) = self.rest.split_first()?;
+        if b == b'\\' {
+            if let [d0 @ b'0'..=b'3', d1 @ b'0'..=b'7', d2 @ b'0'..=b'7', ..] = *tail {
+                self.rest = &tail[3..];
+                return Some(((d0 - b'0') << 6) | ((d1 - b'0') << 3) | (d2 - b'0'));
+            }
+        }
+        self.rest = tail;
+        Some(b)
+    }
+}
+
+/// The propagation record of one mount: the optional fields the kernel
+/// knows. No tag at all means private.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PropagationTags {
+    /// `shared:N`: member of peer group N.
+    pub shared: Option<u64>,
+    /// `master:N`: slave of peer group N.
+    pub master: Option<u64>,
+    /// `propagate_from:N`: receives from peer group N (the nearest dominant
+    /// group visible from this process's root).
+    pub propagate_from: Option<u64>,
+    /// `unbindable`.
+    pub unbindable: bool,
+}
+
+impl PropagationTags {
+    pub fn is_private(&self) -> bool {
+        *self == PropagationTags::default()
+    }
+
+    /// The kernel's own record, tags joined by commas (`shared:1,master:2`),
+    /// or `private` when there is none.
+    pub fn write_tags(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        let tag = |out: &mut Vec<u8>, name: &str, n: Option<u64>| {
+            if out.len() > start {
+                out.push(b',');
+            }
+            out.extend_from_slice(name.as_bytes());
+            if let Some(n) = n {
+                out.push(b':');
+                push_u64(out, n);
+            }
+        };
+        if let Some(n) = self.shared {
+            tag(out, "shared", Some(n));
+        }
+        if let Some(n) = self.master {
+            tag(out, "master", Some(n));
+        }
+        if let Some(n) = self.propagate_from {
+            tag(out, "propagate_from", Some(n));
+        }
+        if self.unbindable {
+            tag(out, "unbindable", None);
+        }
+        if out.len() == start {
+            out.extend_from_slice(b"private");
+        }
+    }
+
+    /// findmnt's summary: `shared` or `private`, then `,slave` and
+    /// `,unbindable` when they apply.
+    pub fn mode(&self) -> &'static str {
+        match (
+            self.shared.is_some(),
+            self.master.is_some(),
+            self.unbindable,
+        ) {
+            (true, false, false) => "shared",
+            (true, true, false) => "shared,slave",
+            (true, false, true) => "shared,unbindable",
+            (true, true, true) => "shared,slave,unbindable",
+            (false, false, false) => "private",
+            (false, true, false) => "private,slave",
+            (false, false, true) => "private,unbindable",
+            (false, true, true) => "private,slave,unbindable",
+        }
+    }
+}
+
+impl fmt::Display for PropagationTags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = Vec::new();
+        self.write_tags(&mut v);
+        f.write_str(&String::from_utf8_lossy(&v))
+    }
+}
+
+/// Append the decimal digits of `n`.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// One line of mountinfo, borrowed from the text it was parsed from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MountEntry<'a> {
+    /// The mount's id (unique while it is mounted).
+    pub id: u64,
+    /// The id of the mount it is mounted on (its own id, or one not in the
+    /// table, for the root of what this process sees).
+    pub parent: u64,
+    pub major: u32,
+    pub minor: u32,
+    /// The directory of the filesystem that forms this mount's root.
+    pub root: Escaped<'a>,
+    /// Where it is mounted, relative to the process's root.
+    pub mount_point: Escaped<'a>,
+    /// Per-mount options (`rw,nosuid,relatime`).
+    pub options: Escaped<'a>,
+    /// Every optional field as written, space-separated (may hold tags this
+    /// parser does not know; they are kept, not refused).
+    pub optional: &'a [u8],
+    /// The optional fields this parser knows.
+    pub propagation: PropagationTags,
+    pub fstype: Escaped<'a>,
+    /// The mount source (`/dev/sda1`, `tmpfs`, `none`).
+    pub source: Escaped<'a>,
+    /// Per-superblock options.
+    pub super_options: Escaped<'a>,
+}
+
+/// Parse one line of mountinfo (without its newline); the error says which
+/// field is wrong.
+pub fn parse_mountinfo_line(line: &[u8]) -> std::result::Result<MountEntry<'_>, String> {
+    let mut fields = line.split(|&b| b == b' ');
+    fn field<'l>(
+        fields: &mut impl Iterator<Item = &'l [u8]>,
+        name: &str,
+    ) -> std::result::Result<&'l [u8], String> {
+        fields.next().ok_or_else(|| format!("no {name} field"))
+    }
+    macro_rules! next {
+        ($name:expr) => {
+            field(&mut fields, $name)
+        };
+    }
+    let id = parse_number(next!("mount id")?, "mount id")?;
+    let parent = parse_number(next!("parent id")?, "parent id")?;
+    let devno = next!("major:minor")?;
+    let Some(colon) = devno.iter().position(|&b| b == b':') else {
+        return Err("major:minor has no ':'".into());
+    };
+    let major = u32::try_from(parse_number(&devno[..colon], "major")?)
+        .map_err(|_| "major number out of range")?;
+    let minor = u32::try_from(parse_number(&devno[colon + 1..], "minor")?)
+        .map_err(|_| "minor number out of range")?;
+    let root = Escaped(next!("root")?);
+    let mount_point = Escaped(next!("mount point")?);
+    let options = Escaped(next!("mount options")?);
+    if root.0.is_empty() || mount_point.0.is_empty() {
+        return Err("empty root or mount point".into());
+    }
+    let mut propagation = PropagationTags::default();
+    let optional_start =
+        (options.0.as_ptr() as usize - line.as_ptr() as usize) + options.0.len() + 1;
+    let mut optional_end = optional_start;
+    loop {
+        let tag = fields
+            .next()
+            .ok_or("no ' - ' separator before the filesystem type")?;
+        if tag == b"-" {
+            break;
+        }
+        optional_end = tag.as_ptr() as usize - line.as_ptr() as usize + tag.len();
+        parse_tag(tag, &mut propagation)?;
+    }
+    let optional = if optional_end > optional_start {
+        &line[optional_start..optional_end]
+    } else {
+        &[][..]
+    };
+    let fstype = Escaped(next!("filesystem type")?);
+    let source = Escaped(next!("mount source")?);
+    let super_options = Escaped(next!("super options")?);
+    // Later kernels may add fields at the end: they are ignored, not refused.
+    Ok(MountEntry {
+        id,
+        parent,
+        major,
+        minor,
+        root,
+        mount_point,
+        options,
+        optional,
+        propagation,
+        fstype,
+        source,
+        super_options,
+    })
+}
+
+fn parse_number(word: &[u8], name: &str) -> std::result::Result<u64, String> {
+    if word.is_empty() || word.len() > 19 || !word.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "{name} '{}' is not a number",
+            String::from_utf8_lossy(word)
+        ));
+    }
+    Ok(word.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Read one optional field into `tags`; unknown tags are skipped, known
+/// ones must carry a number and appear once.
+fn parse_tag(tag: &[u8], tags: &mut PropagationTags) -> std::result::Result<(), String> {
+    let (name, value) = match tag.iter().position(|&b| b == b':') {
+        Some(i) => (&tag[..i], Some(&tag[i + 1..])),
+        None => (tag, None),
+    };
+    let slot = match name {
+        b"shared" => &mut tags.shared,
+        b"master" => &mut tags.master,
+        b"propagate_from" => &mut tags.propagate_from,
+        b"unbindable" if value.is_none() => {
+            if tags.unbindable {
+                return Err("'unbindable' given twice".into());
+            }
+            tags.unbindable = true;
+            return Ok(());
+        }
+        b"" => return Err("empty optional field (two spaces)".into()),
+        _ => return Ok(()),
+    };
+    let name = String::from_utf8_lossy(name);
+    let Some(value) = value else {
+        return Err(format!("optional field '{name}' has no peer group number"));
+    };
+    if slot.is_some() {
+        return Err(format!("optional field '{name}' given twice"));
+    }
+    *slot = Some(parse_number(value, &format!("peer group of '{name}'"))?);
+    Ok(())
+}
+
+/// Parse a whole mountinfo text; a malformed line is an error that names
+/// `origin`, the line number and the line.
+pub fn parse_mountinfo<'a>(text: &'a [u8], origin: &str) -> Result<Vec<MountEntry<'a>>> {
+    // A line is at least ~40 bytes: a good guess saves regrowing.
+    let mut mounts = Vec::with_capacity(text.len() / 64 + 1);
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match parse_mountinfo_line(line) {
+            Ok(m) => mounts.push(m),
+            Err(why) => {
+                let mut shown = String::from_utf8_lossy(line).into_owned();
+                if shown.len() > 200 {
+                    let mut cut = 200;
+                    while !shown.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    shown.truncate(cut);
+                    shown.push_str("...");
+                }
+                return Err(Error::invalid(
+                    format!("{origin}: line {}: '{shown}'", n + 1),
+                    why,
+                ));
+            }
+        }
+    }
+    Ok(mounts)
+}
+
+/// The mountinfo file of a process (`None`: the caller).
+pub fn mountinfo_path(pid: Option<u32>) -> std::path::PathBuf {
+    match pid {
+        Some(pid) => format!("/proc/{pid}/mountinfo").into(),
+        None => "/proc/self/mountinfo".into(),
+    }
+}
+
+/// Read a process's mountinfo whole, with as few read(2) calls as the
+/// kernel allows.
+pub fn read_mountinfo(pid: Option<u32>) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = mountinfo_path(pid);
+    let mut file = std::fs::File::open(&path).what(|| format!("cannot open {}", path.display()))?;
+    let mut text = Vec::with_capacity(1 << 20);
+    file.read_to_end(&mut text)
+        .what(|| format!("cannot read {}", path.display()))?;
+    Ok(text)
+}
+
+/// The mounts as a forest: each mount's children in mountinfo order, built
+/// with indices into the table (no per-node allocation).
+pub struct MountTree {
+    /// Mounts whose parent is not in the (selected) table, in table order.
+    pub roots: Vec<usize>,
+    child_start: Vec<u32>,
+    child_list: Vec<u32>,
+}
+
+impl MountTree {
+    /// Build the forest of the mounts `keep` selects (all when `None`); a
+    /// selected mount whose parent is not selected is a root.
+    pub fn build(mounts: &[MountEntry<'_>], keep: Option<&[bool]>) -> MountTree {
+        let kept = |i: usize| keep.is_none_or(|k| k[i]);
+        let mut index = std::collections::HashMap::with_capacity(mounts.len());
+        for (i, m) in mounts.iter().enumerate() {
+            if kept(i) {
+                index.entry(m.id).or_insert(i);
+            }
+        }
+        let parent_of: Vec<Option<usize>> = mounts
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match index.get(&m.parent) {
+                Some(&p) if kept(i) && p != i => Some(p),
+                _ => None,
+            })
+            .collect();
+        let mut child_start = vec![0u32; mounts.len() + 1];
+        for p in parent_of.iter().flatten() {
+            child_start[p + 1] += 1;
+        }
+        for i in 0..mounts.len() {
+            child_start[i + 1] += child_start[i];
+        }
+        let mut fill = child_start.clone();
+        let mut child_list = vec![0u32; child_start[mounts.len()] as usize];
+        let mut roots = Vec::new();
+        for (i, p) in parent_of.iter().enumerate() {
+            match p {
+                Some(p) => {
+                    child_list[fill[*p] as usize] = i as u32;
+                    fill[*p] += 1;
+                }
+                None if kept(i) => roots.push(i),
+                None => {}
+            }
+        }
+        MountTree {
+            roots,
+            child_start,
+            child_list,
+        }
+    }
+
+    /// The children of mount `i`, in table order.
+    pub fn children(&self, i: usize) -> impl ExactSizeIterator<Item = usize> + '_ {
+        let (a, b) = (
+            self.child_start[i] as usize,
+            self.child_start[i + 1] as usize,
+        );
+        self.child_list[a..b].iter().map(|&c| c as usize)
+    }
+
+    /// Visit the forest depth-first (children in table order) without
+    /// recursion: `visit(index, last)` where `last[d]` says whether the
+    /// ancestor at depth `d` (the mount itself last) is the last of its
+    /// siblings. Mounts in a parent cycle (impossible from a real kernel)
+    /// are not reached.
+    pub fn walk(&self, mut visit: impl FnMut(usize, &[bool])) {
+        let mut last: Vec<bool> = Vec::new();
+        // (node, depth, is last sibling)
+        let mut stack: Vec<(usize, usize, bool)> = Vec::new();
+        for (n, &r) in self.roots.iter().enumerate().rev() {
+            stack.push((r, 0, n + 1 == self.roots.len()));
+        }
+        while let Some((node, depth, is_last)) = stack.pop() {
+            last.truncate(depth);
+            last.push(is_last);
+            visit(node, &last);
+            let kids = self.children(node);
+            let count = kids.len();
+            let start = stack.len();
+            for (n, c) in kids.enumerate() {
+                stack.push((c, depth + 1, n + 1 == count));
+            }
+            stack[start..].reverse();
+        }
+    }
+}
+
+/// What `statx(2)` says about where a path lives.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PathMount {
+    /// The id of the mount that holds the path (as in mountinfo).
+    pub mount_id: u64,
+    /// Whether the path is the root of that mount (a mount point).
+    pub is_mount_root: bool,
+}
+
+/// The mount that holds `path`, and whether `path` is its root
+/// (statx(2): STATX_MNT_ID and STATX_ATTR_MOUNT_ROOT, Linux 5.8).
+pub fn mount_of(path: &Path) -> Result<PathMount> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid(path.display().to_string(), "path holds a NUL byte"))?;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: `c` is a NUL-terminated string and `stx` points to a statx
+    // buffer the kernel fills; both outlive the call.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            0,
+            libc::STATX_MNT_ID,
+            stx.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Error::os(
+            format!("cannot access {}", path.display()),
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: statx succeeded, so the buffer is initialised.
+    let stx = unsafe { stx.assume_init() };
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Error::os(
+            format!("cannot find the mount of {}", path.display()),
+            nix::errno::Errno::ENOSYS,
+        ));
+    }
+    let root_bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok(PathMount {
+        mount_id: stx.stx_mnt_id,
+        is_mount_root: stx.stx_attributes_mask & root_bit != 0
+            && stx.stx_attributes & root_bit != 0,
+    })
+}
+
+/// Change the propagation of the mount at `path` (and, if `recursive`, of
+/// every mount below it) with mount_setattr(2) (Linux 5.12), falling back
+/// to mount(2) where the kernel lacks it.
+pub fn set_propagation_attr(path: &Path, prop: Propagation, recursive: bool) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid(path.display().to_string(), "path holds a NUL byte"))?;
+    // c_ulong is 32 bits on some targets: the cast is not a no-op everywhere.
+    #[allow(clippy::unnecessary_cast)]
+    let attr = libc::mount_attr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: prop.flag().bits() as u64,
+        userns_fd: 0,
+    };
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: `c` is NUL-terminated and `attr` is a mount_attr of the size
+    // passed; both outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    match nix::errno::Errno::last() {
+        nix::errno::Errno::ENOSYS => set_propagation(path, prop, recursive),
+        errno => Err(Error::os(
+            format!("cannot change {} filesystem propagation", path.display()),
+            errno,
+        )),
+    }
+}
+
+/// The inode of a process's mount namespace (`/proc/PID/ns/mnt`).
+pub fn mount_ns_inode(pid: Option<u32>) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/ns/mnt"),
+        None => "/proc/self/ns/mnt".into(),
+    };
+    std::fs::metadata(&path)
+        .map(|m| m.ino())
+        .what(|| format!("cannot open {path}"))
+}
+
+/// One process per mount namespace of the running processes that the
+/// caller may inspect: `(namespace inode, lowest PID in it)`, by inode.
+pub fn mount_namespaces() -> Result<Vec<(u64, u32)>> {
+    let mut seen: std::collections::BTreeMap<u64, u32> = Default::default();
+    let dir = std::fs::read_dir("/proc").what(|| "cannot read /proc".into())?;
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process that exited, or one we may not inspect, is skipped.
+        if let Ok(ino) = mount_ns_inode(Some(pid)) {
+            let slot = seen.entry(ino).or_insert(pid);
+            *slot = (*slot).min(pid);
+        }
+    }
+    Ok(seen.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
