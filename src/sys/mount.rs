@@ -703,6 +703,111 @@ pub fn mount_namespaces() -> Result<Vec<(u64, u32)>> {
 }
 
 #[cfg(test)]
+mod mountinfo_tests {
+    use super::*;
+
+    const LINE: &[u8] = b"86 83 0:43 /s\\040t /tmp/a\\040b\\012c rw,relatime shared:7 master:1 propagate_from:2 unbindable future:9 - tmpfs my\\134src rw,size=4k";
+
+    #[test]
+    fn every_field_is_read_and_escapes_decoded() {
+        let m = parse_mountinfo_line(LINE).unwrap();
+        assert_eq!((m.id, m.parent, m.major, m.minor), (86, 83, 0, 43));
+        assert_eq!(&*m.root.decode(), b"/s t");
+        assert_eq!(&*m.mount_point.decode(), b"/tmp/a b\nc");
+        assert_eq!(&*m.options.decode(), b"rw,relatime");
+        assert_eq!(
+            m.optional,
+            b"shared:7 master:1 propagate_from:2 unbindable future:9"
+        );
+        assert_eq!(
+            m.propagation,
+            PropagationTags {
+                shared: Some(7),
+                master: Some(1),
+                propagate_from: Some(2),
+                unbindable: true
+            }
+        );
+        assert_eq!(&*m.fstype.decode(), b"tmpfs");
+        assert_eq!(&*m.source.decode(), b"my\\src");
+        assert_eq!(&*m.super_options.decode(), b"rw,size=4k");
+        assert_eq!(
+            m.propagation.to_string(),
+            "shared:7,master:1,propagate_from:2,unbindable"
+        );
+        assert_eq!(m.propagation.mode(), "shared,slave,unbindable");
+    }
+
+    #[test]
+    fn no_optional_fields_is_private() {
+        let m = parse_mountinfo_line(b"1 0 8:1 / / rw - ext4 /dev/sda1 rw").unwrap();
+        assert!(m.optional.is_empty());
+        assert!(m.propagation.is_private());
+        assert_eq!(m.propagation.to_string(), "private");
+        assert_eq!(m.propagation.mode(), "private");
+    }
+
+    #[test]
+    fn an_empty_source_is_kept_empty() {
+        let m = parse_mountinfo_line(b"1 0 8:1 / / rw - ext4  rw").unwrap();
+        assert_eq!(m.source.raw(), b"");
+        assert_eq!(m.super_options.raw(), b"rw");
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_their_number() {
+        for bad in [
+            &b"x 0 8:1 / / rw - ext4 /dev/sda1 rw"[..],
+            b"1 0 81 / / rw - ext4 /dev/sda1 rw",
+            b"1 0 8:1 / / rw ext4 /dev/sda1 rw",
+            b"1 0 8:1 / / rw - ext4 /dev/sda1",
+            b"1 0 8:1 / / rw shared: - ext4 /dev/sda1 rw",
+            b"1 0 8:1 / / rw shared:1 shared:2 - ext4 /dev/sda1 rw",
+            b"1 0 8:1 / / rw master - ext4 /dev/sda1 rw",
+            b"1 0 99999999999:1 / / rw - ext4 /dev/sda1 rw",
+            b"1 0 8:1",
+        ] {
+            assert!(
+                parse_mountinfo_line(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let text = b"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:1 / /x rw - ext4\n";
+        let err = parse_mountinfo(text, "/proc/self/mountinfo").unwrap_err();
+        assert!(
+            err.to_string().contains("/proc/self/mountinfo: line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lone_backslash_stands_for_itself() {
+        assert_eq!(&*Escaped(b"a\\9b\\").decode(), b"a\\9b\\");
+        assert_eq!(&*Escaped(b"\\400").decode(), b"\\400");
+        assert_eq!(&*Escaped(b"\\011").decode(), b"\t");
+    }
+
+    #[test]
+    fn the_tree_keeps_table_order_and_survives_cycles() {
+        let text = b"2 1 0:1 / /a rw - t s o\n1 9 0:1 / / rw - t s o\n3 1 0:1 / /b rw - t s o\n4 2 0:1 / /a/c rw - t s o\n5 6 0:1 / /x rw - t s o\n6 5 0:1 / /y rw - t s o\n";
+        let mounts = parse_mountinfo(text, "t").unwrap();
+        let tree = MountTree::build(&mounts, None);
+        let mut seen = Vec::new();
+        tree.walk(|i, last| seen.push((mounts[i].id, last.to_vec())));
+        assert_eq!(
+            seen,
+            [
+                (1, vec![true]),
+                (2, vec![true, false]),
+                (4, vec![true, false, true]),
+                (3, vec![true, true]),
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
