@@ -87,7 +87,7 @@ struct GetArgs {
 #[derive(ClapArgs, Debug)]
 struct SetArgs {
     /// The new propagation
-    #[arg(value_name = "shared|private|slave|unbindable", value_parser = ["shared", "private", "slave", "unbindable"], hide_possible_values = true)]
+    #[arg(value_name = "shared|private|slave|unbindable")]
     mode: String,
     /// Change every mount below PATH too
     #[arg(short = 'r', long = "recursive")]
@@ -164,7 +164,12 @@ fn get(a: GetArgs) -> Result<Exit> {
 }
 
 fn set(a: SetArgs) -> Result<Exit> {
-    let prop = Propagation::parse(&a.mode).expect("clap checked the word");
+    let Some(prop) = Propagation::parse(&a.mode) else {
+        usage!(
+            "unknown propagation '{}' (expected shared, private, slave or unbindable)",
+            a.mode
+        )
+    };
     // Check every path before changing any, so a bad one changes nothing.
     let mut bind_first = Vec::with_capacity(a.paths.len());
     for path in &a.paths {
@@ -881,6 +886,8 @@ fn follow(tables: &Tables<'_>, me: usize) -> Vec<(Relation, At)> {
         }
         k += 1;
     }
+    // Peers first, then who receives, then whom we receive from.
+    found.sort_by_key(|(relation, _)| *relation as u8);
     found
 }
 
