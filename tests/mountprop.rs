@@ -464,11 +464,7 @@ cat /proc/self/mountinfo
     assert_eq!(s["tree-parents"], want);
 }
 
-#[test]
-fn peers_finds_a_peer_in_another_namespace_and_a_slave() {
-    let (r, dir) = in_mount_ns(
-        "mp-peers",
-        r#"
+const PEERS: &str = r#"
 mount -t tmpfs a $D/a
 mkdir $D/a/sub
 $MP set shared $D/a
@@ -495,8 +491,21 @@ grep " $D/a " /proc/$pid/mountinfo
 echo "== mountinfo =="
 cat /proc/self/mountinfo
 kill $pid
-"#,
-    );
+"#;
+
+#[test]
+fn peers_finds_a_peer_in_another_namespace_and_a_slave() {
+    let (r, dir) = in_mount_ns("mp-peers", PEERS);
+    check_peers(&r, &dir);
+}
+
+#[test]
+fn peers_as_unprivileged_user_sees_its_own_namespaces() {
+    let (r, dir) = in_mount_ns_as_nobody("mp-peers-nobody", PEERS);
+    check_peers(&r, &dir);
+}
+
+fn check_peers(r: &Run, dir: &Path) {
     r.assert_ok();
     let s = sections(&r.stdout);
     let ids: Vec<u64> = s["ids"]
@@ -664,7 +673,16 @@ fn errors_say_what_failed_and_exit_1() {
             &["get", "/no/such/path"],
             "cannot access /no/such/path: No such file or directory",
         ),
+        (
+            &["set", "private", "/no/such/path"],
+            "cannot access /no/such/path",
+        ),
+        (&["peers", "/no/such/path"], "cannot access /no/such/path"),
         (&["-t", "999999999"], "PID 999999999: No such process"),
+        (
+            &["peers", "-t", "999999999", "/"],
+            "PID 999999999: No such process",
+        ),
         (
             &["get", "-t", "999999999", "/"],
             "PID 999999999: No such process",

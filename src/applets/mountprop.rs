@@ -212,6 +212,8 @@ fn peers(a: PeersArgs) -> Result<Exit> {
     if a.all_namespaces {
         for (ino, pid) in mount::mount_namespaces()? {
             if ino == home_ns {
+                // Name our namespace by its longest-lived process, not by us.
+                spaces[0].1 = pid;
                 continue;
             }
             // A process that exits while we look is no longer a namespace to report.
