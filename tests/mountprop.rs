@@ -724,3 +724,66 @@ kill $pid
     assert!(!lines[1].ends_with(&c.display().to_string()), "{lines:?}");
     assert_eq!(lines[2], format!("{} theirs", c.display()));
 }
+
+#[test]
+fn task_of_a_process_we_may_not_inspect_is_permission_denied() {
+    let r = run_as_nobody("mountprop", &["get", "-t", "1", "/"]);
+    r.assert_code(1);
+    assert_eq!(
+        r.stderr,
+        "mountprop: cannot access / as PID 1 sees it: Permission denied\n"
+    );
+    assert!(r.stdout.is_empty());
+}
+
+/// `propagate_from:N` shows only to a process whose root hides its master
+/// group: here a chroot holding a slave (z) of a group (y) that lives
+/// outside, itself a slave of a group (x) that is inside.
+#[test]
+fn propagate_from_is_read_for_a_chrooted_process() {
+    let (r, _dir) = in_mount_ns(
+        "mp-from",
+        r#"
+R=$D/c
+mount -t tmpfs root $R
+mkdir $R/usr $R/x $R/z
+ln -s usr/bin $R/bin; ln -s usr/lib $R/lib; ln -s usr/lib64 $R/lib64
+mount --rbind /usr $R/usr
+mount -t tmpfs shared-x $R/x
+$MP set shared $R/x
+mount --bind $R/x $D/b
+$MP set slave $D/b
+$MP set shared $D/b
+mount --bind $D/b $R/z
+$MP set slave $R/z
+chroot $R /usr/bin/sleep 30 &
+pid=$!
+for i in $(seq 200); do [ "$(readlink /proc/$pid/root)" = "$R" ] && break; sleep 0.05; done
+$MP -t $pid -ln -o ID,PROPAGATION,FROM,MASTER,TARGET
+echo "== mountinfo =="
+cat /proc/$pid/mountinfo
+kill $pid
+"#,
+    );
+    r.assert_ok();
+    let s = sections(&r.stdout);
+    let infos = mountinfo(&s["mountinfo"]);
+    let z = infos.iter().find(|i| i.target == "/z").unwrap();
+    let x = infos.iter().find(|i| i.target == "/x").unwrap();
+    assert_eq!(z.tag("propagate_from"), x.tag("shared"), "{z:?}");
+    assert!(z.propagation().contains(",propagate_from:"), "{z:?}");
+    let row: Vec<&str> = s[""]
+        .lines()
+        .find(|l| l.ends_with(" /z"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let want = [
+        z.id.to_string(),
+        z.propagation(),
+        z.tag("propagate_from").unwrap(),
+        z.tag("master").unwrap(),
+        "/z".to_string(),
+    ];
+    assert_eq!(row, want);
+}

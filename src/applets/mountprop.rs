@@ -80,6 +80,7 @@ struct GetArgs {
     /// Read the mount namespace of process PID
     #[arg(short = 't', long = "task", value_name = "PID")]
     task: Option<u32>,
+    /// A path inside the mount to show
     #[arg(value_name = "PATH")]
     path: PathBuf,
 }
@@ -95,11 +96,20 @@ struct SetArgs {
     /// Make PATH a mount point first (mount --rbind PATH PATH) when it is not one
     #[arg(long = "bind-self")]
     bind_self: bool,
+    /// Mount points to change (all are checked before any is changed)
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug)]
+#[command(
+    after_help = "RELATION: self (the mount holding PATH); peer (its peer group: events travel \
+                        both ways); slave (receives from it, directly or through other slaves); \
+                        master (sends to it). AT: where a mount made at PATH appears in that \
+                        mount, '-' when that mount's root does not hold PATH (the kernel sends \
+                        nothing there). NS and PID: the mount namespace's inode and one \
+                        process in it."
+)]
 struct PeersArgs {
     /// Look in the mount namespace of every running process
     #[arg(short = 'a', long = "all-namespaces")]
@@ -113,6 +123,7 @@ struct PeersArgs {
     /// Do not print a header line
     #[arg(short = 'n', long = "noheadings")]
     noheadings: bool,
+    /// A path under which a mount event would be made
     #[arg(value_name = "PATH")]
     path: PathBuf,
 }
@@ -294,8 +305,11 @@ fn holding_mount(
             let word = path.display();
             anyhow::anyhow!("unknown command or path '{word}' (commands: list, get, set, peers)")
         } else {
-            e.with_what(format!("cannot access {}", path.display()))
-                .into()
+            let what = match task {
+                None => format!("cannot access {}", path.display()),
+                Some(pid) => format!("cannot access {} as PID {pid} sees it", path.display()),
+            };
+            e.with_what(what).into()
         }
     })?;
     let Some(i) = mounts.iter().rposition(|m| m.id == at.mount_id) else {
