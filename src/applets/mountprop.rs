@@ -15,7 +15,7 @@ use clap::{
 };
 use nix::errno::Errno;
 
-use crate::sys::mount::{self, MountEntry, MountTree, Propagation};
+use crate::sys::mount::{self, MountEntry, MountTree, Propagation, Relation};
 use crate::sys::process::Exit;
 use crate::usage;
 
@@ -184,7 +184,7 @@ fn set(a: SetArgs) -> Result<Exit> {
     // Check every path before changing any, so a bad one changes nothing.
     let mut bind_first = Vec::with_capacity(a.paths.len());
     for path in &a.paths {
-        let at = mount::mount_of(path).map_err(explain_access)?;
+        let at = mount::mount_of(path)?;
         if !at.is_mount_root && !a.bind_self {
             anyhow::bail!(
                 "{} is not a mount point (make it one with 'mount --bind {0} {0}', or add --bind-self)",
@@ -243,7 +243,8 @@ fn peers(a: PeersArgs) -> Result<Exit> {
         ));
     }
     let (me, fs_path) = holding_mount(&tables[0].2, &a.path, a.task)?;
-    let found = follow(&tables, me);
+    let views: Vec<&[MountEntry<'_>]> = tables.iter().map(|(_, _, t)| &t[..]).collect();
+    let found = mount::reach(&views, (0, me));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = if a.json {
         write_peers_json(&mut out, &tables, &found, &fs_path)
@@ -272,10 +273,6 @@ fn explain_task(e: crate::sys::Error, task: Option<u32>) -> anyhow::Error {
         }
         _ => e.into(),
     }
-}
-
-fn explain_access(e: crate::sys::Error) -> anyhow::Error {
-    anyhow::Error::new(e)
 }
 
 /// `path` as the process `task` (if any) sees it.
@@ -328,7 +325,7 @@ fn holding_mount(
         };
         let mp = m.mount_point.decode();
         let full = full.as_os_str().as_bytes();
-        if let Some(rest) = strip_dir(full, &mp) {
+        if let Some(rest) = mount::strip_dir(full, &mp) {
             if !rest.is_empty() {
                 if fs_path.last() != Some(&b'/') {
                     fs_path.push(b'/');
@@ -338,19 +335,6 @@ fn holding_mount(
         }
     }
     Ok((i, fs_path))
-}
-
-/// `path` below `dir` (as "a/b", empty when equal), if it is.
-fn strip_dir<'p>(path: &'p [u8], dir: &[u8]) -> Option<&'p [u8]> {
-    if dir == b"/" {
-        return path.strip_prefix(b"/");
-    }
-    let rest = path.strip_prefix(dir)?;
-    match rest {
-        [] => Some(rest),
-        [b'/', tail @ ..] => Some(tail),
-        _ => None,
-    }
 }
 
 /// Lexical normalisation, for paths of another process that we cannot
@@ -392,7 +376,7 @@ fn select_below(
             .into_vec()
         };
         for (k, m) in mounts.iter().enumerate() {
-            if strip_dir(&m.mount_point.decode(), &anchor).is_some() {
+            if mount::strip_dir(&m.mount_point.decode(), &anchor).is_some() {
                 keep[k] = true;
             }
         }
@@ -811,123 +795,14 @@ impl<'t, 'a> Table<'t, 'a> {
 // ---------------------------------------------------------------------------
 // Peers: where a mount event travels.
 
-/// How a mount is related to the one asked about.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Relation {
-    /// The mount asked about.
-    Own,
-    /// In its peer group: events travel both ways.
-    Peer,
-    /// Receives its events (a slave of its group, or of a slave's group).
-    Slave,
-    /// Sends it events (its master's group, or that group's master).
-    Master,
-}
-
-impl Relation {
-    fn word(self) -> &'static str {
-        match self {
-            Relation::Own => "self",
-            Relation::Peer => "peer",
-            Relation::Slave => "slave",
-            Relation::Master => "master",
-        }
-    }
-}
-
-/// A mount in one of the namespaces read: (table, index in it).
-type At = (usize, usize);
-
+/// The mount namespaces read: (inode, one PID in it, its mounts).
 type Tables<'a> = [(u64, u32, Vec<MountEntry<'a>>)];
-
-/// Everything related to mount `me` of the first table, in the order:
-/// itself, its peers, the mounts that receive from it (breadth-first
-/// through slave groups), the mounts it receives from.
-fn follow(tables: &Tables<'_>, me: usize) -> Vec<(Relation, At)> {
-    use std::collections::HashSet;
-    let all = || {
-        tables
-            .iter()
-            .enumerate()
-            .flat_map(|(t, (_, _, ms))| ms.iter().enumerate().map(move |(i, m)| ((t, i), m)))
-    };
-    let own = tables[0].2[me].propagation;
-    let mut found = vec![(Relation::Own, (0, me))];
-    let mut listed: HashSet<At> = HashSet::from([(0, me)]);
-    // Sending: our group, then each group that is a slave of one reached.
-    let mut groups: Vec<u64> = own.shared.into_iter().collect();
-    let mut seen_groups: HashSet<u64> = groups.iter().copied().collect();
-    let mut k = 0;
-    while k < groups.len() {
-        let g = groups[k];
-        let relation = if Some(g) == own.shared {
-            Relation::Peer
-        } else {
-            Relation::Slave
-        };
-        for (at, m) in all() {
-            let tags = m.propagation;
-            if tags.shared == Some(g) && listed.insert(at) {
-                found.push((relation, at));
-            }
-            if tags.master == Some(g) {
-                if listed.insert(at) {
-                    found.push((Relation::Slave, at));
-                }
-                if let Some(s) = tags.shared {
-                    if seen_groups.insert(s) {
-                        groups.push(s);
-                    }
-                }
-            }
-        }
-        k += 1;
-    }
-    // Receiving: our master's group, then that group's master, and on.
-    let mut groups: Vec<u64> = own.master.into_iter().collect();
-    let mut k = 0;
-    while k < groups.len() {
-        let g = groups[k];
-        for (at, m) in all() {
-            if m.propagation.shared == Some(g) {
-                if listed.insert(at) {
-                    found.push((Relation::Master, at));
-                }
-                if let Some(up) = m.propagation.master {
-                    if seen_groups.insert(up) {
-                        groups.push(up);
-                    }
-                }
-            }
-        }
-        k += 1;
-    }
-    // Peers first, then who receives, then whom we receive from.
-    found.sort_by_key(|(relation, _)| *relation as u8);
-    found
-}
-
-/// Where `fs_path` (a path inside the filesystem) appears in mount `m`:
-/// its mount point plus the rest below the mount's root; None when the
-/// mount's root does not hold it (the kernel then propagates nothing there).
-fn appears_at(m: &MountEntry<'_>, fs_path: &[u8]) -> Option<Vec<u8>> {
-    let root = m.root.decode();
-    let rest = strip_dir(fs_path, &root)?;
-    let mut at = m.mount_point.decode().into_owned();
-    if !rest.is_empty() {
-        if at.last() != Some(&b'/') {
-            at.push(b'/');
-        }
-        at.extend_from_slice(rest);
-    }
-    Some(at)
-}
 
 const PEER_COLUMNS: [&str; 7] = ["RELATION", "NS", "PID", "ID", "TARGET", "AT", "PROPAGATION"];
 
 fn peer_cells(
     tables: &Tables<'_>,
-    (relation, (t, i)): (Relation, At),
+    (relation, (t, i)): (Relation, (usize, usize)),
     fs_path: &[u8],
 ) -> [Vec<u8>; 7] {
     let (ns, pid, mounts) = &tables[t];
@@ -940,7 +815,7 @@ fn peer_cells(
     let mut target = Vec::new();
     push_display(&mut target, &m.mount_point.decode());
     let mut at = Vec::new();
-    match appears_at(m, fs_path) {
+    match mount::path_in_mount(m, fs_path) {
         Some(p) => push_display(&mut at, &p),
         None => at.push(b'-'),
     }
@@ -960,7 +835,7 @@ fn peer_cells(
 fn write_peers_text(
     out: &mut impl Write,
     tables: &Tables<'_>,
-    found: &[(Relation, At)],
+    found: &[(Relation, (usize, usize))],
     fs_path: &[u8],
     header: bool,
 ) -> std::io::Result<()> {
@@ -999,7 +874,7 @@ fn write_peers_text(
 fn write_peers_json(
     out: &mut impl Write,
     tables: &Tables<'_>,
-    found: &[(Relation, At)],
+    found: &[(Relation, (usize, usize))],
     fs_path: &[u8],
 ) -> std::io::Result<()> {
     let mut buf = b"{\"peers\":[".to_vec();
@@ -1017,7 +892,7 @@ fn write_peers_json(
         buf.extend_from_slice(b",\"target\":");
         push_json_string(&mut buf, &m.mount_point.decode());
         buf.extend_from_slice(b",\"at\":");
-        match appears_at(m, fs_path) {
+        match mount::path_in_mount(m, fs_path) {
             Some(p) => push_json_string(&mut buf, &p),
             None => buf.extend_from_slice(b"null"),
         }

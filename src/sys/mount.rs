@@ -702,6 +702,124 @@ pub fn mount_namespaces() -> Result<Vec<(u64, u32)>> {
     Ok(seen.into_iter().collect())
 }
 
+/// How a mount is related, for propagation, to the one asked about.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Relation {
+    /// The mount asked about.
+    Own,
+    /// In its peer group: mount events travel both ways.
+    Peer,
+    /// Receives its events: a slave of its group, or of a group reached so.
+    Slave,
+    /// Sends it events: its master's group, or that group's master, and on.
+    Master,
+}
+
+impl Relation {
+    pub fn word(self) -> &'static str {
+        match self {
+            Relation::Own => "self",
+            Relation::Peer => "peer",
+            Relation::Slave => "slave",
+            Relation::Master => "master",
+        }
+    }
+}
+
+/// Where mount events travel, per mount_namespaces(7): an event under a
+/// mount reaches its peer group, every slave of that group, and, when a
+/// slave is shared itself, that slave's group and its slaves in turn; it
+/// comes from the master's group and that group's own master. Peer group
+/// numbers are global, so `spaces` may hold the tables of several mount
+/// namespaces. Returns `(relation, (space, index))`: the mount `me` itself
+/// first, then peers, slaves, masters.
+pub fn reach(spaces: &[&[MountEntry<'_>]], me: (usize, usize)) -> Vec<(Relation, (usize, usize))> {
+    use std::collections::HashSet;
+    let all = || {
+        spaces
+            .iter()
+            .enumerate()
+            .flat_map(|(s, ms)| ms.iter().enumerate().map(move |(i, m)| ((s, i), m)))
+    };
+    let own = spaces[me.0][me.1].propagation;
+    let mut found = vec![(Relation::Own, me)];
+    let mut listed: HashSet<(usize, usize)> = HashSet::from([me]);
+    // Sending: our group, then each shared slave's group.
+    let mut groups: Vec<u64> = own.shared.into_iter().collect();
+    let mut seen: HashSet<u64> = groups.iter().copied().collect();
+    let mut k = 0;
+    while let Some(&g) = groups.get(k) {
+        let relation = if Some(g) == own.shared {
+            Relation::Peer
+        } else {
+            Relation::Slave
+        };
+        for (at, m) in all() {
+            let tags = m.propagation;
+            if tags.shared == Some(g) && listed.insert(at) {
+                found.push((relation, at));
+            }
+            if tags.master == Some(g) {
+                if listed.insert(at) {
+                    found.push((Relation::Slave, at));
+                }
+                if let Some(s) = tags.shared.filter(|s| seen.insert(*s)) {
+                    groups.push(s);
+                }
+            }
+        }
+        k += 1;
+    }
+    // Receiving: our master's group, then its master's, and on.
+    let mut groups: Vec<u64> = own.master.into_iter().collect();
+    let mut seen: HashSet<u64> = groups.iter().copied().collect();
+    let mut k = 0;
+    while let Some(&g) = groups.get(k) {
+        for (at, m) in all() {
+            if m.propagation.shared == Some(g) {
+                if listed.insert(at) {
+                    found.push((Relation::Master, at));
+                }
+                if let Some(up) = m.propagation.master.filter(|u| seen.insert(*u)) {
+                    groups.push(up);
+                }
+            }
+        }
+        k += 1;
+    }
+    found.sort_by_key(|(relation, _)| *relation);
+    found
+}
+
+/// `path` below `dir` (as `a/b`, empty when equal), if it is below.
+pub fn strip_dir<'p>(path: &'p [u8], dir: &[u8]) -> Option<&'p [u8]> {
+    if dir == b"/" {
+        return path.strip_prefix(b"/");
+    }
+    match path.strip_prefix(dir)? {
+        [] => Some(&[]),
+        [b'/', tail @ ..] => Some(tail),
+        _ => None,
+    }
+}
+
+/// Where `fs_path` (a path inside the filesystem, from its top) appears in
+/// mount `m`: its mount point plus the rest below the mount's root. None
+/// when the mount's root does not hold it: the kernel propagates nothing
+/// there.
+pub fn path_in_mount(m: &MountEntry<'_>, fs_path: &[u8]) -> Option<Vec<u8>> {
+    let root = m.root.decode();
+    let rest = strip_dir(fs_path, &root)?;
+    let mut at = m.mount_point.decode().into_owned();
+    if !rest.is_empty() {
+        if at.last() != Some(&b'/') {
+            at.push(b'/');
+        }
+        at.extend_from_slice(rest);
+    }
+    Some(at)
+}
+
 #[cfg(test)]
 mod mountinfo_tests {
     use super::*;
@@ -786,6 +904,62 @@ mod mountinfo_tests {
         assert_eq!(&*Escaped(b"a\\9b\\").decode(), b"a\\9b\\");
         assert_eq!(&*Escaped(b"\\400").decode(), b"\\400");
         assert_eq!(&*Escaped(b"\\011").decode(), b"\t");
+    }
+
+    #[test]
+    fn events_reach_peers_and_slaves_of_slaves_and_come_from_masters() {
+        // a (group 1) peers with b in another namespace; c is a slave of 1
+        // and shared as 2; d a slave of 2; e private; a's master is m
+        // (group 9), whose master is n (group 8).
+        let one = b"1 0 0:1 / / rw - t s o
+10 1 0:2 / /a rw shared:1 master:9 - t s o
+11 1 0:2 /sub /c rw shared:2 master:1 - t s o
+12 1 0:2 / /d rw master:2 - t s o
+13 1 0:2 / /e rw - t s o
+14 1 0:2 / /m rw shared:9 master:8 - t s o
+15 1 0:2 / /n rw shared:8 - t s o
+";
+        let two = b"20 20 0:1 / / rw - t s o
+21 20 0:2 / /b rw shared:1 master:9 - t s o
+";
+        let one = parse_mountinfo(one, "one").unwrap();
+        let two = parse_mountinfo(two, "two").unwrap();
+        let spaces = [&one[..], &two[..]];
+        let name = |(s, i): (usize, usize)| spaces[s][i].mount_point.to_path();
+        let found: Vec<(Relation, String)> = reach(&spaces, (0, 1))
+            .into_iter()
+            .map(|(r, at)| (r, name(at).display().to_string()))
+            .collect();
+        let want = [
+            (Relation::Own, "/a"),
+            (Relation::Peer, "/b"),
+            (Relation::Slave, "/c"),
+            (Relation::Slave, "/d"),
+            (Relation::Master, "/m"),
+            (Relation::Master, "/n"),
+        ];
+        let want: Vec<(Relation, String)> = want.iter().map(|(r, p)| (*r, p.to_string())).collect();
+        assert_eq!(found, want);
+        // d only receives: from c's group, then a's, then m's, then n's.
+        let found: Vec<Relation> = reach(&spaces, (0, 3)).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(
+            found,
+            [
+                Relation::Own,
+                Relation::Master,
+                Relation::Master,
+                Relation::Master,
+                Relation::Master,
+                Relation::Master
+            ]
+        );
+        // A private mount reaches nothing.
+        assert_eq!(reach(&spaces, (0, 4)).len(), 1);
+        // c's root is /sub: a mount at /a/sub/x shows at /c/x, /a/x misses c.
+        assert_eq!(path_in_mount(&one[2], b"/sub/x"), Some(b"/c/x".to_vec()));
+        assert_eq!(path_in_mount(&one[2], b"/x"), None);
+        assert_eq!(path_in_mount(&one[2], b"/subx"), None);
+        assert_eq!(path_in_mount(&one[1], b"/"), Some(b"/a".to_vec()));
     }
 
     #[test]
