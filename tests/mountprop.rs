@@ -144,8 +144,10 @@ fn by_target<'a>(infos: &'a [Info], target: &Path) -> &'a Info {
 /// The script that sets every kind and reads it back three ways.
 const EVERY_KIND: &str = r#"
 mount -t tmpfs mp-a $D/a
-mount -t tmpfs mp-b $D/b
+mount -t tmpfs gone $D/plain         # its id is freed below, for plain to reuse:
+mount -t tmpfs mp-b $D/b             # then the table order and the id order differ
 mount -t tmpfs mp-c $D/c
+umount $D/plain
 $MP set shared $D/a
 mount --bind $D/a $D/plain          # a peer of a
 $MP set slave $D/plain               # now master:<a's group>

@@ -488,8 +488,8 @@ pub fn read_mountinfo(pid: Option<u32>) -> Result<Vec<u8>> {
     Ok(text)
 }
 
-/// The mounts as a forest: each mount's children in mountinfo order, built
-/// with indices into the table (no per-node allocation).
+/// The mounts as a forest, as findmnt draws it: each mount's children by
+/// mount id, built with indices into the table (no per-node allocation).
 pub struct MountTree {
     /// Mounts whose parent is not in the (selected) table, in table order.
     pub roots: Vec<usize>,
@@ -536,6 +536,14 @@ impl MountTree {
                 None => {}
             }
         }
+        // findmnt (libmount) lists children by mount id, not table order:
+        // ids are reused, so the two differ once mounts come and go.
+        for i in 0..mounts.len() {
+            let (a, b) = (child_start[i] as usize, child_start[i + 1] as usize);
+            if b - a > 1 {
+                child_list[a..b].sort_unstable_by_key(|&c| mounts[c as usize].id);
+            }
+        }
         MountTree {
             roots,
             child_start,
@@ -543,7 +551,7 @@ impl MountTree {
         }
     }
 
-    /// The children of mount `i`, in table order.
+    /// The children of mount `i`, by mount id.
     pub fn children(&self, i: usize) -> impl ExactSizeIterator<Item = usize> + '_ {
         let (a, b) = (
             self.child_start[i] as usize,
@@ -552,7 +560,7 @@ impl MountTree {
         self.child_list[a..b].iter().map(|&c| c as usize)
     }
 
-    /// Visit the forest depth-first (children in table order) without
+    /// Visit the forest depth-first (children by mount id) without
     /// recursion: `visit(index, last)` where `last[d]` says whether the
     /// ancestor at depth `d` (the mount itself last) is the last of its
     /// siblings. Mounts in a parent cycle (impossible from a real kernel)
@@ -963,8 +971,8 @@ mod mountinfo_tests {
     }
 
     #[test]
-    fn the_tree_keeps_table_order_and_survives_cycles() {
-        let text = b"2 1 0:1 / /a rw - t s o\n1 9 0:1 / / rw - t s o\n3 1 0:1 / /b rw - t s o\n4 2 0:1 / /a/c rw - t s o\n5 6 0:1 / /x rw - t s o\n6 5 0:1 / /y rw - t s o\n";
+    fn the_tree_orders_children_by_id_and_survives_cycles() {
+        let text = b"3 1 0:1 / /b rw - t s o\n1 9 0:1 / / rw - t s o\n2 1 0:1 / /a rw - t s o\n4 2 0:1 / /a/c rw - t s o\n5 6 0:1 / /x rw - t s o\n6 5 0:1 / /y rw - t s o\n";
         let mounts = parse_mountinfo(text, "t").unwrap();
         let tree = MountTree::build(&mounts, None);
         let mut seen = Vec::new();
