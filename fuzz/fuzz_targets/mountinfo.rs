@@ -1,10 +1,10 @@
 //! /proc/PID/mountinfo text: never a panic; every line accepted decodes,
 //! prints tags that parse back to the same record, and the tree built over
-//! the table visits each mount at most once.
+//! the table visits each mount at most once; following peer groups ends.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nstools::sys::mount::{parse_mountinfo, parse_mountinfo_line, MountTree};
+use nstools::sys::mount::{parse_mountinfo, parse_mountinfo_line, reach, MountTree, Relation};
 
 fuzz_target!(|data: &[u8]| {
     for line in data.split(|&b| b == b'\n') {
@@ -30,5 +30,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(!seen[i]);
             seen[i] = true;
         });
+        // Following peer groups ends, starts with the mount itself and
+        // lists no mount twice.
+        if !mounts.is_empty() {
+            let found = reach(&[&mounts[..]], (0, 0));
+            assert_eq!(found[0], (Relation::Own, (0, 0)));
+            let mut at: Vec<_> = found.iter().map(|(_, at)| *at).collect();
+            at.sort();
+            at.dedup();
+            assert_eq!(at.len(), found.len());
+        }
     }
 });

@@ -221,7 +221,15 @@ fn peers(a: PeersArgs) -> Result<Exit> {
     // Each namespace read once: (inode, one PID in it, its mountinfo).
     let mut spaces: Vec<(u64, u32, Vec<u8>)> = vec![(home_ns, home_pid, read_table(a.task)?)];
     if a.all_namespaces {
-        for (ino, pid) in mount::mount_namespaces()? {
+        let spaces_found = mount::mount_namespaces()?;
+        if spaces_found.denied > 0 {
+            eprintln!(
+                "mountprop: note: {} processes could not be inspected (Permission denied): \
+                 mount namespaces only they are in are not shown",
+                spaces_found.denied
+            );
+        }
+        for (ino, pid) in spaces_found.found {
             if ino == home_ns {
                 // Name our namespace by its longest-lived process, not by us.
                 spaces[0].1 = pid;

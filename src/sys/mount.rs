@@ -688,10 +688,21 @@ pub fn mount_ns_inode(pid: Option<u32>) -> Result<u64> {
         .what(|| format!("cannot open {path}"))
 }
 
-/// One process per mount namespace of the running processes that the
-/// caller may inspect: `(namespace inode, lowest PID in it)`, by inode.
-pub fn mount_namespaces() -> Result<Vec<(u64, u32)>> {
+/// The mount namespaces of the running processes, found through
+/// `/proc/*/ns/mnt`.
+#[derive(Debug, Default)]
+pub struct MountNamespaces {
+    /// `(namespace inode, lowest PID in it)`, by inode.
+    pub found: Vec<(u64, u32)>,
+    /// Processes the caller may not inspect (ptrace access mode): their
+    /// namespaces are missing from `found` unless another process shows them.
+    pub denied: usize,
+}
+
+/// One process per mount namespace of the running processes.
+pub fn mount_namespaces() -> Result<MountNamespaces> {
     let mut seen: std::collections::BTreeMap<u64, u32> = Default::default();
+    let mut denied = 0;
     let dir = std::fs::read_dir("/proc").what(|| "cannot read /proc".into())?;
     for entry in dir.flatten() {
         let Some(pid) = entry
@@ -701,13 +712,27 @@ pub fn mount_namespaces() -> Result<Vec<(u64, u32)>> {
         else {
             continue;
         };
-        // A process that exited, or one we may not inspect, is skipped.
-        if let Ok(ino) = mount_ns_inode(Some(pid)) {
-            let slot = seen.entry(ino).or_insert(pid);
-            *slot = (*slot).min(pid);
+        match mount_ns_inode(Some(pid)) {
+            Ok(ino) => {
+                let slot = seen.entry(ino).or_insert(pid);
+                *slot = (*slot).min(pid);
+            }
+            Err(e)
+                if matches!(
+                    e.errno(),
+                    Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+                ) =>
+            {
+                denied += 1
+            }
+            // A process that exited meanwhile.
+            Err(_) => {}
         }
     }
-    Ok(seen.into_iter().collect())
+    Ok(MountNamespaces {
+        found: seen.into_iter().collect(),
+        denied,
+    })
 }
 
 /// How a mount is related, for propagation, to the one asked about.
