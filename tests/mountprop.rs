@@ -740,7 +740,8 @@ fn task_of_a_process_we_may_not_inspect_is_permission_denied() {
 
 /// `propagate_from:N` shows only to a process whose root hides its master
 /// group: here a chroot holding a slave (z) of a group (y) that lives
-/// outside, itself a slave of a group (x) that is inside.
+/// outside, itself a slave of a group (x) that is inside. `-t` reads the
+/// chrooted process's view, symlinks included.
 #[test]
 fn propagate_from_is_read_for_a_chrooted_process() {
     let (r, _dir) = in_mount_ns(
@@ -762,6 +763,9 @@ chroot $R /usr/bin/sleep 30 &
 pid=$!
 for i in $(seq 200); do [ "$(readlink /proc/$pid/root)" = "$R" ] && break; sleep 0.05; done
 $MP -t $pid -ln -o ID,PROPAGATION,FROM,MASTER,TARGET
+echo "== link =="
+ln -s /x $R/link
+$MP get -t $pid /link/
 echo "== mountinfo =="
 cat /proc/$pid/mountinfo
 kill $pid
@@ -788,4 +792,6 @@ kill $pid
         "/z".to_string(),
     ];
     assert_eq!(row, want);
+    // An absolute symlink resolves inside the process's root, not ours.
+    assert_eq!(s["link"], format!("{} /x\n", x.propagation()));
 }

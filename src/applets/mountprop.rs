@@ -283,15 +283,25 @@ fn explain_task(e: crate::sys::Error, task: Option<u32>) -> anyhow::Error {
     }
 }
 
-/// `path` as the process `task` (if any) sees it.
-fn seen_by(path: &Path, task: Option<u32>) -> PathBuf {
+/// Which mount holds `path` as the process `task` (if any) sees it.
+fn locate(path: &Path, task: Option<u32>) -> Result<mount::PathMount> {
     match task {
-        None => path.to_path_buf(),
+        None => Ok(mount::mount_of(path)?),
+        Some(_) if !path.is_absolute() => {
+            usage!(
+                "with --task, PATH must be absolute, not '{}'",
+                path.display()
+            )
+        }
         Some(pid) => {
-            let base = if path.is_absolute() { "root" } else { "cwd" };
-            let mut p = PathBuf::from(format!("/proc/{pid}/{base}"));
-            p.extend(path.components().filter(|c| *c != Component::RootDir));
-            p
+            let root = PathBuf::from(format!("/proc/{pid}/root"));
+            // The table was read first: a missing PID has been reported.
+            Ok(mount::mount_of_in_root(&root, path).map_err(|e| {
+                e.with_what(format!(
+                    "cannot access {} as PID {pid} sees it",
+                    path.display()
+                ))
+            })?)
         }
     }
 }
@@ -304,17 +314,12 @@ fn holding_mount(
     path: &Path,
     task: Option<u32>,
 ) -> Result<(usize, Vec<u8>)> {
-    let seen = seen_by(path, task);
-    let at = mount::mount_of(&seen).map_err(|e| {
+    let at = locate(path, task).map_err(|e| {
         if !path.exists() && path.components().count() == 1 && task.is_none() {
             let word = path.display();
             anyhow::anyhow!("unknown command or path '{word}' (commands: list, get, set, peers)")
         } else {
-            let what = match task {
-                None => format!("cannot access {}", path.display()),
-                Some(pid) => format!("cannot access {} as PID {pid} sees it", path.display()),
-            };
-            e.with_what(what).into()
+            e
         }
     })?;
     let Some(i) = mounts.iter().rposition(|m| m.id == at.mount_id) else {
@@ -372,7 +377,7 @@ fn select_below(
     for path in paths {
         let (i, _) = holding_mount(mounts, path, task)?;
         keep[i] = true;
-        let anchor: Vec<u8> = if mount::mount_of(&seen_by(path, task))?.is_mount_root {
+        let anchor: Vec<u8> = if locate(path, task)?.is_mount_root {
             mounts[i].mount_point.decode().into_owned()
         } else {
             match task {

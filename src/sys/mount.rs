@@ -602,29 +602,63 @@ pub fn mount_of(path: &Path) -> Result<PathMount> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| Error::invalid(path.display().to_string(), "path holds a NUL byte"))?;
+    statx_mount(libc::AT_FDCWD, &c, 0)
+        .map_err(|e| e.with_what(format!("cannot access {}", path.display())))
+}
+
+/// The same for an absolute `path` as a process whose root directory is
+/// `root` (`/proc/PID/root`) sees it: resolved with openat2(2)'s
+/// RESOLVE_IN_ROOT, so its absolute symlinks stay inside that root.
+pub fn mount_of_in_root(root: &Path, path: &Path) -> Result<PathMount> {
+    use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
+    use std::os::fd::AsRawFd;
+    let what = || format!("cannot access {} under {}", path.display(), root.display());
+    let dir = open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .what(|| format!("cannot open {}", root.display()))?;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT);
+    let file = match openat2(&dir, rel, how) {
+        Ok(file) => file,
+        // Before Linux 5.6: the plain path, symlinks resolved from our root.
+        Err(nix::errno::Errno::ENOSYS) => return mount_of(&root.join(rel)),
+        Err(errno) => return Err(Error::os(what(), errno)),
+    };
+    statx_mount(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH).map_err(|e| e.with_what(what()))
+}
+
+/// statx(2) for the mount id and the mount-root attribute (Linux 5.8).
+fn statx_mount(dirfd: libc::c_int, path: &std::ffi::CStr, flags: libc::c_int) -> Result<PathMount> {
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
-    // SAFETY: `c` is a NUL-terminated string and `stx` points to a statx
-    // buffer the kernel fills; both outlive the call.
+    // SAFETY: `path` is NUL-terminated and `stx` points to a statx buffer
+    // the kernel fills; both outlive the call.
     let rc = unsafe {
         libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            0,
+            dirfd,
+            path.as_ptr(),
+            flags,
             libc::STATX_MNT_ID,
             stx.as_mut_ptr(),
         )
     };
     if rc != 0 {
-        return Err(Error::os(
-            format!("cannot access {}", path.display()),
-            nix::errno::Errno::last(),
-        ));
+        return Err(Error::os("statx", nix::errno::Errno::last()));
     }
     // SAFETY: statx succeeded, so the buffer is initialised.
     let stx = unsafe { stx.assume_init() };
     if stx.stx_mask & libc::STATX_MNT_ID == 0 {
         return Err(Error::os(
-            format!("cannot find the mount of {}", path.display()),
+            "statx (no mount id: Linux 5.8 needed)",
             nix::errno::Errno::ENOSYS,
         ));
     }
