@@ -317,7 +317,9 @@ fn holding_mount(
     let at = locate(path, task).map_err(|e| {
         if !path.exists() && path.components().count() == 1 && task.is_none() {
             let word = path.display();
-            anyhow::anyhow!("unknown command or path '{word}' (commands: list, get, set, peers)")
+            anyhow::Error::new(crate::applets::UsageError(format!(
+                "unknown command or path '{word}' (commands: list, get, set, peers)"
+            )))
         } else {
             e
         }
