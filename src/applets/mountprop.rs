@@ -763,6 +763,17 @@ impl<'t, 'a> Table<'t, 'a> {
     fn write_json(&self, out: &mut impl Write, tree: bool) -> std::io::Result<()> {
         let mut buf: Vec<u8> = Vec::with_capacity(self.mounts.len() * 128);
         buf.extend_from_slice(b"{\"mounts\":[");
+        // `"target":` and the like, made once.
+        let keys: Vec<Vec<u8>> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut key = Vec::new();
+                push_json_string(&mut key, c.name().to_ascii_lowercase().as_bytes());
+                key.push(b':');
+                key
+            })
+            .collect();
         let mut prev_depth: Option<usize> = None;
         let mut scratch = Vec::new();
         self.order(tree, |i, last| {
@@ -783,8 +794,7 @@ impl<'t, 'a> Table<'t, 'a> {
                 if k > 0 {
                     buf.push(b',');
                 }
-                push_json_string(&mut buf, col.name().to_ascii_lowercase().as_bytes());
-                buf.push(b':');
+                buf.extend_from_slice(&keys[k]);
                 if col.is_number() {
                     match col.number(m) {
                         Some(n) => mount::push_u64(&mut buf, n),
