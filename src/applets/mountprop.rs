@@ -930,3 +930,48 @@ fn write_peers_json(
     buf.extend_from_slice(b"]}\n");
     out.write_all(&buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn display(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        push_display(&mut out, bytes);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn json(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        push_json_string(&mut out, bytes);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_mount_is_one_line_whatever_its_name() {
+        assert_eq!(display(b"/a b"), "/a b");
+        assert_eq!(display(b"/a\nb\tc\\d"), "/a\\x0ab\\x09c\\x5cd");
+        assert_eq!(display("/ü".as_bytes()), "/ü");
+        assert_eq!(display(b"/\xff"), "/\\xff");
+        assert_eq!(width("│ └─/ü".as_bytes()), 6);
+    }
+
+    #[test]
+    fn json_strings_hold_names_as_they_are() {
+        assert_eq!(json(b"a\"b\\c\nd\x01"), r#""a\"b\\c\nd\u0001""#);
+        assert_eq!(json(b"\xff"), "\"\u{fffd}\"");
+    }
+
+    #[test]
+    fn columns_are_named_as_findmnt_takes_them() {
+        assert_eq!(
+            Column::parse_list(Some("target,MAJ:MIN,fs-options")).unwrap(),
+            [Column::Target, Column::MajMin, Column::FsOptions]
+        );
+        assert_eq!(
+            Column::parse_list(Some("+ID")).unwrap(),
+            [DEFAULT_COLUMNS.to_vec(), vec![Column::Id]].concat()
+        );
+        assert!(Column::parse_list(Some("TARGET,")).is_err());
+    }
+}
