@@ -716,6 +716,10 @@ for i in $(seq 200); do grep -q " $D/c " /proc/$pid/mountinfo 2>/dev/null && bre
 $MP get -t $pid $D/c
 $MP get $D/c
 $MP -ln -o TARGET,SOURCE -t $pid $D/c
+set +e
+$MP get /proc/$pid/root$D/c 2>&1; echo "rc=$?"
+$MP set private /proc/$pid/root$D/c 2>&1; echo "rc=$?"
+set -e
 kill $pid
 "#,
     );
@@ -725,6 +729,17 @@ kill $pid
     assert_eq!(lines[0], format!("private {}", c.display()));
     assert!(!lines[1].ends_with(&c.display().to_string()), "{lines:?}");
     assert_eq!(lines[2], format!("{} theirs", c.display()));
+    // Their mount, reached through /proc/PID/root, is not ours to read or change.
+    assert!(
+        lines[3].contains("of another mount namespace (see it with -t PID)"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[4], "rc=1");
+    assert!(
+        lines[5].contains("of another mount namespace (enter it first"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[6], "rc=1");
 }
 
 #[test]

@@ -182,9 +182,18 @@ fn set(a: SetArgs) -> Result<Exit> {
         )
     };
     // Check every path before changing any, so a bad one changes nothing.
+    let text = read_table(None)?;
+    let mounts = parse_table(&text, None)?;
     let mut bind_first = Vec::with_capacity(a.paths.len());
     for path in &a.paths {
         let at = mount::mount_of(path)?;
+        if !mounts.iter().any(|m| m.id == at.mount_id) {
+            // mount(2) would refuse it (EINVAL) after earlier paths changed.
+            anyhow::bail!(
+                "{} is on a mount of another mount namespace (enter it first: nsenter -m -t PID)",
+                path.display()
+            );
+        }
         if !at.is_mount_root && !a.bind_self {
             anyhow::bail!(
                 "{} is not a mount point (make it one with 'mount --bind {0} {0}', or add --bind-self)",
@@ -326,9 +335,11 @@ fn holding_mount(
     })?;
     let Some(i) = mounts.iter().rposition(|m| m.id == at.mount_id) else {
         anyhow::bail!(
-            "{}: its mount (id {}) is not in the mount table read (it changed meanwhile?)",
+            "{} is on a mount (id {}) that {} does not list: one of another mount namespace \
+             (see it with -t PID), or one made or removed meanwhile",
             path.display(),
-            at.mount_id
+            at.mount_id,
+            mount::mountinfo_path(task).display()
         )
     };
     let m = &mounts[i];
