@@ -412,12 +412,15 @@ echo "== tree =="
 $MP -J -o ID,PARENT | jq -c '[.. | objects | select(has("id"))] | map([.id, .parent]) | sort'
 echo "== tree-parents =="
 $MP -J -o ID | jq -c '[.. | objects | select(has("children")) | . as $p | .children[] | [.id, $p.id]] | sort'
+echo "== all-columns =="
+$MP --output-all -J -l | jq -c '[.mounts[] | keys | length] | unique'
 echo "== mountinfo =="
 cat /proc/self/mountinfo
 "#,
     );
     r.assert_ok();
     let s = sections(&r.stdout);
+    assert_eq!(s["all-columns"], "[14]\n");
     let infos = mountinfo(&s["mountinfo"]);
     let num = |v: Option<String>| v.unwrap_or_else(|| "null".into());
     let want: Vec<String> = infos

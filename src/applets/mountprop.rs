@@ -67,6 +67,9 @@ struct ListArgs {
     /// Columns to print, comma-separated (+COL,... appends to the default)
     #[arg(short = 'o', long = "output", value_name = "COLUMNS")]
     output: Option<String>,
+    /// Print every column
+    #[arg(long = "output-all", conflicts_with = "output")]
+    output_all: bool,
     /// Read the mount namespace of process PID
     #[arg(short = 't', long = "task", value_name = "PID")]
     task: Option<u32>,
@@ -144,7 +147,10 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
 }
 
 fn list(a: ListArgs) -> Result<Exit> {
-    let columns = Column::parse_list(a.output.as_deref())?;
+    let columns = match a.output_all {
+        true => ALL_COLUMNS.to_vec(),
+        false => Column::parse_list(a.output.as_deref())?,
+    };
     let text = read_table(a.task)?;
     let mounts = parse_table(&text, a.task)?;
     let keep = if a.paths.is_empty() {
