@@ -238,10 +238,12 @@ fn peers(a: PeersArgs) -> Result<Exit> {
     if a.all_namespaces {
         let spaces_found = mount::mount_namespaces()?;
         if spaces_found.denied > 0 {
+            let n = spaces_found.denied;
             eprintln!(
-                "mountprop: note: {} processes could not be inspected (Permission denied): \
-                 mount namespaces only they are in are not shown",
-                spaces_found.denied
+                "mountprop: note: {n} {} could not be inspected (Permission denied): mount \
+                 namespaces only {} in are not shown",
+                if n == 1 { "process" } else { "processes" },
+                if n == 1 { "it is" } else { "they are" },
             );
         }
         for (ino, pid) in spaces_found.found {
