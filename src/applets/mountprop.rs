@@ -108,10 +108,11 @@ struct SetArgs {
 #[command(
     after_help = "RELATION: self (the mount holding PATH); peer (its peer group: events travel \
                         both ways); slave (receives from it, directly or through other slaves); \
-                        master (sends to it). AT: where a mount made at PATH appears in that \
-                        mount, '-' when that mount's root does not hold PATH (the kernel sends \
-                        nothing there). NS and PID: the mount namespace's inode and one \
-                        process in it."
+                        master (sends to it). AT: the place of PATH in that mount: for peers and \
+                        slaves where a mount made at PATH appears, for masters where a mount \
+                        made reaches PATH; '-' when that mount's root does not hold PATH (no \
+                        event travels between the two there). NS and PID: the mount \
+                        namespace's inode and one process in it."
 )]
 struct PeersArgs {
     /// Look in the mount namespace of every running process
