@@ -813,3 +813,58 @@ kill $pid
     // An absolute symlink resolves inside the process's root, not ours.
     assert_eq!(s["link"], format!("{} /x\n", x.propagation()));
 }
+
+/// A slave bound from a subdirectory receives only events under that
+/// subdirectory: AT says where, or `-`.
+#[test]
+fn peers_at_follows_a_slave_bound_from_a_subdirectory() {
+    let (r, dir) = in_mount_ns(
+        "mp-at",
+        r#"
+mount -t tmpfs a $D/a
+mkdir -p $D/a/sub/x $D/a/other
+$MP set shared $D/a
+mount --bind $D/a/sub $D/b
+$MP set slave $D/b
+$MP peers -n $D/a/sub/x
+echo "== other =="
+$MP peers -n $D/a/other
+echo "== from-slave =="
+$MP peers -n $D/b/x
+"#,
+    );
+    r.assert_ok();
+    let s = sections(&r.stdout);
+    let cols = |text: &str| -> Vec<(String, String, String)> {
+        text.lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w[0].to_string(), w[4].to_string(), w[5].to_string())
+            })
+            .collect()
+    };
+    let d = dir.display();
+    let t =
+        |r: &str, target: &str, at: &str| (r.to_string(), format!("{d}/{target}"), at.to_string());
+    assert_eq!(
+        cols(&s[""]),
+        [
+            t("self", "a", &format!("{d}/a/sub/x")),
+            t("slave", "b", &format!("{d}/b/x"))
+        ]
+    );
+    assert_eq!(
+        cols(&s["other"]),
+        [
+            t("self", "a", &format!("{d}/a/other")),
+            t("slave", "b", "-")
+        ]
+    );
+    assert_eq!(
+        cols(&s["from-slave"]),
+        [
+            t("self", "b", &format!("{d}/b/x")),
+            t("master", "a", &format!("{d}/a/sub/x"))
+        ]
+    );
+}
