@@ -868,3 +868,33 @@ $MP peers -n $D/b/x
         ]
     );
 }
+
+#[test]
+fn a_full_stdout_is_an_error_and_a_closed_one_is_not() {
+    let r = sh("mountprop > /dev/full; echo rc=$?");
+    assert_eq!(r.stdout, "rc=1\n");
+    assert_eq!(
+        r.stderr,
+        "mountprop: write error: No space left on device\n"
+    );
+    // Enough mounts that the output outgrows the pipe before head exits.
+    let (r, _dir) = in_mount_ns(
+        "mp-pipe",
+        r#"
+python3 - $D/a <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for i in range(3000):
+    d = f"{sys.argv[1]}/m{i}"
+    os.mkdir(d)
+    assert libc.mount(b"tmpfs", d.encode(), b"tmpfs", 0, None) == 0, os.strerror(ctypes.get_errno())
+PY
+[ $($MP -n | wc -c) -gt 200000 ]
+$MP -o TARGET | head -1
+echo "rc=${PIPESTATUS[0]}"
+"#,
+    );
+    r.assert_ok();
+    assert_eq!(r.stdout, "TARGET\nrc=0\n");
+    assert_eq!(r.stderr, "");
+}

@@ -423,7 +423,13 @@ fn select_below(
 fn finish_output(r: std::io::Result<()>) -> Result<Exit> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::SUCCESS),
-        Err(e) => Err(anyhow::anyhow!("write error: {e}")),
+        Err(e) => match e.raw_os_error() {
+            Some(n) => Err(anyhow::anyhow!(
+                "write error: {}",
+                Errno::from_raw(n).desc()
+            )),
+            None => Err(anyhow::anyhow!("write error: {e}")),
+        },
         Ok(()) => Ok(Exit::SUCCESS),
     }
 }
