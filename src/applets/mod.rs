@@ -9,6 +9,7 @@ use crate::sys::process::Exit;
 pub mod getopt;
 pub mod nsenter;
 pub mod setns_run;
+pub mod mountprop;
 pub mod unshare;
 
 /// One command of the multicall binary.
@@ -45,6 +46,13 @@ pub static APPLETS: &[Applet] = &[
         command: setns_run::command,
         run: setns_run::run,
         failure_status: 125,
+    },
+    Applet {
+        name: "mountprop",
+        about: "see and change mount propagation, and where mount events travel",
+        command: mountprop::command,
+        run: mountprop::run,
+        failure_status: 1,
     },
 ];
 
