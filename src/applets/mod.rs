@@ -7,9 +7,9 @@ use clap::{ArgMatches, Command};
 use crate::sys::process::Exit;
 
 pub mod getopt;
+pub mod mountprop;
 pub mod nsenter;
 pub mod setns_run;
-pub mod mountprop;
 pub mod unshare;
 
 /// One command of the multicall binary.
