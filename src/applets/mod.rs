@@ -6,6 +6,7 @@ use clap::{ArgMatches, Command};
 
 use crate::sys::process::Exit;
 
+pub mod mkmap;
 pub mod unshare;
 
 /// One command of the multicall binary.
@@ -26,6 +27,27 @@ pub static APPLETS: &[Applet] = &[Applet {
     about: "run a program in new namespaces",
     command: unshare::command,
     run: unshare::run,
+    failure_status: 1,
+},
+Applet {
+    name: "mkmap",
+    about: "write, show and check user-namespace id maps",
+    command: mkmap::command,
+    run: mkmap::run,
+    failure_status: 1,
+},
+Applet {
+    name: "newuidmap",
+    about: "write a uid map within /etc/subuid (shadow's, stricter)",
+    command: mkmap::newuidmap_command,
+    run: mkmap::newuidmap_run,
+    failure_status: 1,
+},
+Applet {
+    name: "newgidmap",
+    about: "write a gid map within /etc/subgid (shadow's, stricter)",
+    command: mkmap::newgidmap_command,
+    run: mkmap::newgidmap_run,
     failure_status: 1,
 }];
 

@@ -176,6 +176,77 @@ pub fn has_effective(cap: u32) -> bool {
 /// CAP_SYS_ADMIN, the capability most namespace calls need.
 pub const CAP_SYS_ADMIN: u32 = 21;
 
+/// CAP_SETGID, CAP_SETUID, CAP_SETFCAP (linux/capability.h).
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETFCAP: u32 = 31;
+
+/// Whether a capability is in our permitted set (so it can be kept).
+pub fn has_permitted(cap: u32) -> bool {
+    let Ok(data) = capget() else { return false };
+    let (word, bit) = ((cap / 32) as usize, cap % 32);
+    word < 2 && data[word].permitted & (1 << bit) != 0
+}
+
+/// Become the real user and group that started us, keeping only `keep`
+/// (those of them we hold) as permitted and effective capabilities: what a
+/// setuid-root or file-capability helper does before touching anything the
+/// caller names. The process stays non-dumpable (the kernel's rule after a
+/// change of credentials), so the caller cannot ptrace the capabilities.
+pub fn drop_to_caller(keep: &[u32]) -> Result<()> {
+    let (ruid, rgid) = (uid(), gid());
+    set_keepcaps(true)?;
+    let r = (|| {
+        let g = Gid::from_raw(rgid);
+        unistd::setresgid(g, g, g).what(|| format!("setresgid {rgid} failed"))?;
+        let u = Uid::from_raw(ruid);
+        unistd::setresuid(u, u, u).what(|| format!("setresuid {ruid} failed"))
+    })();
+    let kept = set_keepcaps(false);
+    r?;
+    kept?;
+    let old = capget()?;
+    let mut data = [CapData::default(); 2];
+    for &cap in keep {
+        let (word, bit) = ((cap / 32) as usize, cap % 32);
+        if word < 2 && old[word].permitted & (1 << bit) != 0 {
+            data[word].permitted |= 1 << bit;
+            data[word].effective |= 1 << bit;
+        }
+    }
+    capset(&data)?;
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no further arguments.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(rc).what(|| "cannot clear ambient capabilities".into())?;
+    Ok(())
+}
+
+fn set_keepcaps(on: bool) -> Result<()> {
+    // SAFETY: PR_SET_KEEPCAPS takes 0 or 1.
+    let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
+    Errno::result(rc)
+        .map(drop)
+        .what(|| "prctl(PR_SET_KEEPCAPS) failed".into())
+}
+
+/// The user database's entry for a uid: its name and primary group.
+pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
+    uzers::get_user_by_uid(uid).map(|u| (u.name().to_string_lossy().into_owned(), u.primary_group_id()))
+}
+
+/// The name of a group, from the group database.
+pub fn group_name(gid: u32) -> Option<String> {
+    uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

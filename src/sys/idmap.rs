@@ -5,9 +5,10 @@
 //! before writing gid_map.
 
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use nix::fcntl::{openat, OFlag};
+use nix::errno::Errno;
+use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::Mode;
 
 use super::{Error, OsContext, Result};
@@ -28,6 +29,16 @@ impl MapKind {
         match self {
             MapKind::Uid => "uid_map",
             MapKind::Gid => "gid_map",
+        }
+    }
+}
+
+impl MapKind {
+    /// The setuid helper that writes this map: shadow's names.
+    pub fn mapper_name(self) -> &'static str {
+        match self {
+            MapKind::Uid => "newuidmap",
+            MapKind::Gid => "newgidmap",
         }
     }
 }
@@ -178,6 +189,8 @@ pub fn write_raw(proc_dir: BorrowedFd<'_>, name: &str, text: &[u8]) -> Result<()
         OFlag::O_WRONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
+    // An exited process's directory has no files left: say so.
+    .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
     .what(|| format!("cannot open {}", proc_file_name(proc_dir, name)))?;
     let written = nix::unistd::write(fd.as_fd(), text)
         .what(|| format!("write failed {}", proc_file_name(proc_dir, name)))?;
@@ -228,6 +241,511 @@ pub fn parse_id(word: &str, spec: &str) -> Result<u32> {
     }
     word.parse::<u32>()
         .map_err(|_| Error::invalid(format!("'{spec}'"), format!("'{word}' is out of range")))
+}
+
+/// Parse a mapping given as words: each range either `INSIDE:OUTSIDE:COUNT`
+/// in one word or as three numbers in a row (newuidmap's triplets).
+pub fn parse_mapping<S: AsRef<str>>(words: &[S]) -> Result<Vec<IdRange>> {
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i].as_ref();
+        if word.contains(':') {
+            ranges.push(parse_range(word)?);
+            i += 1;
+            continue;
+        }
+        let Some(three) = words.get(i..i + 3) else {
+            let rest: Vec<&str> = words[i..].iter().map(|w| w.as_ref()).collect();
+            return Err(Error::invalid(
+                format!("'{}'", rest.join(" ")),
+                "a range needs three numbers: INSIDE OUTSIDE COUNT",
+            ));
+        };
+        let spec = format!(
+            "{} {} {}",
+            three[0].as_ref(),
+            three[1].as_ref(),
+            three[2].as_ref()
+        );
+        let range = IdRange {
+            inside: parse_id(three[0].as_ref(), &spec)?,
+            outside: parse_id(three[1].as_ref(), &spec)?,
+            count: parse_id(three[2].as_ref(), &spec)?,
+        };
+        range.validate()?;
+        ranges.push(range);
+        i += 3;
+    }
+    Ok(ranges)
+}
+
+/// Parse a map as `/proc/PID/uid_map` shows it: one `inside outside count`
+/// line per range, columns padded with spaces. An empty text is an
+/// unwritten map.
+pub fn parse_proc_map(text: &str) -> Result<Vec<IdRange>> {
+    let mut ranges = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if words.len() != 3 || ranges.len() >= MAX_RANGES {
+            return Err(Error::invalid(format!("map line '{line}'"), "not a map line"));
+        }
+        let parse = |w: &str| {
+            w.parse::<u32>()
+                .map_err(|_| Error::invalid(format!("map line '{line}'"), "not a number"))
+        };
+        ranges.push(IdRange {
+            inside: parse(words[0])?,
+            outside: parse(words[1])?,
+            count: parse(words[2])?,
+        });
+    }
+    Ok(ranges)
+}
+
+/// Which file delegates ids of a kind: subuid(5), subgid(5). Always under
+/// `/etc`: a privileged helper must not be told where to look.
+pub fn subid_path(kind: MapKind) -> &'static str {
+    match kind {
+        MapKind::Uid => "/etc/subuid",
+        MapKind::Gid => "/etc/subgid",
+    }
+}
+
+/// One line of `/etc/subuid` or `/etc/subgid`: `OWNER:START:COUNT`, OWNER a
+/// user (group) name or a number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubidEntry {
+    pub owner: String,
+    pub start: u32,
+    pub count: u32,
+    /// 1-based line number, for messages.
+    pub line: usize,
+}
+
+impl SubidEntry {
+    /// The last id delegated.
+    pub fn last(&self) -> u32 {
+        self.start + (self.count - 1)
+    }
+}
+
+impl fmt::Display for SubidEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.owner, self.start, self.count)
+    }
+}
+
+/// A parsed subordinate-id file: its good lines, and why each bad one was
+/// skipped (a bad line is not fatal, as with shadow).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubidFile {
+    pub entries: Vec<SubidEntry>,
+    pub warnings: Vec<String>,
+}
+
+/// Parse the text of `/etc/subuid` or `/etc/subgid`. Blank lines and
+/// `#` comments are skipped quietly; malformed lines with a warning.
+pub fn parse_subid(text: &str, path: &str) -> SubidFile {
+    let mut file = SubidFile::default();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match parse_subid_line(trimmed, line_no) {
+            Ok(entry) => file.entries.push(entry),
+            Err(why) => file
+                .warnings
+                .push(format!("{path}:{line_no}: skipping malformed line: {why}")),
+        }
+    }
+    file
+}
+
+fn parse_subid_line(line: &str, line_no: usize) -> std::result::Result<SubidEntry, String> {
+    let mut parts = line.split(':');
+    let (Some(owner), Some(start), Some(count), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected OWNER:START:COUNT".into());
+    };
+    if owner.is_empty() || owner.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("bad owner '{}'", owner.escape_debug()));
+    }
+    let number = |w: &str| {
+        if w.is_empty() || !w.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("'{}' is not a number", w.escape_debug()));
+        }
+        w.parse::<u32>()
+            .map_err(|_| format!("'{w}' is out of range"))
+    };
+    let (start, count) = (number(start)?, number(count)?);
+    if count == 0 {
+        return Err("count must be at least 1".into());
+    }
+    if start as u64 + count as u64 > u32::MAX as u64 {
+        return Err("range runs past 4294967294".into());
+    }
+    Ok(SubidEntry {
+        owner: owner.to_string(),
+        start,
+        count,
+        line: line_no,
+    })
+}
+
+impl SubidFile {
+    /// Read and parse a subordinate-id file; a missing file delegates nothing.
+    pub fn read(path: &str) -> Result<SubidFile> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(parse_subid(&text, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SubidFile::default()),
+            Err(e) => Err(Error::os(
+                format!("cannot read {path}"),
+                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )),
+        }
+    }
+
+    /// The delegations of one user (group): every line naming it, then,
+    /// if `name` names none (shadow's order), every line giving its number.
+    pub fn delegations(&self, name: Option<&str>, id: u32) -> Vec<SubidEntry> {
+        let by_name: Vec<SubidEntry> = match name {
+            Some(name) => self
+                .entries
+                .iter()
+                .filter(|e| e.owner == name)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let id_word = id.to_string();
+        let by_id = self.entries.iter().filter(|e| e.owner == id_word).cloned();
+        by_name.into_iter().chain(by_id).collect()
+    }
+}
+
+/// Whether `count` ids from `start` lie inside the delegations, which may
+/// be spanned when they are adjacent (100000:65536 then 165536:65536).
+pub fn delegated(delegations: &[SubidEntry], start: u32, count: u32) -> bool {
+    let end = start as u64 + count as u64;
+    let mut next = start as u64;
+    while next < end {
+        let Some(d) = delegations
+            .iter()
+            .find(|d| (d.start as u64) <= next && next < d.start as u64 + d.count as u64)
+        else {
+            return false;
+        };
+        next = d.start as u64 + d.count as u64;
+    }
+    true
+}
+
+/// Why a range may be written by a caller without privilege of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// The caller's own id, one id (what the kernel allows anyone).
+    OwnId,
+    /// Inside the caller's delegations in `/etc/subuid`/`/etc/subgid`.
+    Delegated,
+}
+
+/// newuidmap(1)'s rule for one range: the caller's own id alone, or ids
+/// delegated to it. `Err` says why not, naming what would allow it.
+pub fn grant(
+    kind: MapKind,
+    range: &IdRange,
+    own_id: u32,
+    delegations: &[SubidEntry],
+) -> std::result::Result<Grant, String> {
+    if delegated(delegations, range.outside, range.count) {
+        return Ok(Grant::Delegated);
+    }
+    if range.count == 1 && range.outside == own_id {
+        return Ok(Grant::OwnId);
+    }
+    let last = range.outside as u64 + range.count as u64 - 1;
+    let what = if range.count == 1 {
+        format!("{kind} {}", range.outside)
+    } else {
+        format!("{kind}s {}-{last}", range.outside)
+    };
+    let path = subid_path(kind);
+    let yours = if delegations.is_empty() {
+        format!("{path} delegates none to you")
+    } else {
+        let list: Vec<String> = delegations
+            .iter()
+            .map(|d| format!("{}-{} (line {})", d.start, d.last(), d.line))
+            .collect();
+        format!("{path} delegates you {}", list.join(", "))
+    };
+    let own = if range.outside == own_id && range.count > 1 {
+        format!("your own {kind} {own_id} may be mapped only alone (count 1)")
+    } else {
+        format!("not your own {kind} ({own_id})")
+    };
+    Err(format!("{what}: {own}, and {yours}"))
+}
+
+/// What a target is given as on the command line: a PID (`42`, `pid:42`),
+/// or an inherited file descriptor (`fd:3`) that is a pidfd or an open
+/// `/proc/PID` directory, as shadow's newuidmap accepts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    Pid(i32),
+    Fd(i32),
+}
+
+impl TargetSpec {
+    pub fn parse(word: &str) -> Result<TargetSpec> {
+        let number = |w: &str, what: &str| -> Result<i32> {
+            if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
+                if let Ok(n) = w.parse::<i32>() {
+                    return Ok(n);
+                }
+            }
+            Err(Error::invalid(
+                format!("target '{word}'"),
+                format!("{what} must be a number"),
+            ))
+        };
+        let spec = if let Some(n) = word.strip_prefix("fd:") {
+            TargetSpec::Fd(number(n, "the file descriptor")?)
+        } else {
+            TargetSpec::Pid(number(word.strip_prefix("pid:").unwrap_or(word), "the PID")?)
+        };
+        if let TargetSpec::Pid(0) = spec {
+            return Err(Error::invalid(format!("target '{word}'"), "no process has PID 0"));
+        }
+        Ok(spec)
+    }
+}
+
+/// A target process held by its `/proc/PID` directory, opened once: every
+/// file is opened through it, so a PID reused by another process after the
+/// checks cannot be written to (the open fails with ESRCH instead).
+#[derive(Debug)]
+pub struct Target {
+    dir: OwnedFd,
+    pub pid: u32,
+    /// The owner of `/proc/PID`: the process's effective uid and gid.
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// procfs's and pidfs's magic numbers (statfs(2)).
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+impl Target {
+    pub fn open(spec: TargetSpec) -> Result<Target> {
+        match spec {
+            TargetSpec::Pid(pid) => {
+                let path = format!("/proc/{pid}");
+                let dir = open(
+                    path.as_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
+                .what(|| format!("cannot open {path}"))?;
+                Target::from_dir(dir)
+            }
+            TargetSpec::Fd(fd) => Target::from_inherited(fd),
+        }
+    }
+
+    /// An inherited fd: a `/proc/PID` directory, or a pidfd (then
+    /// `/proc/PID` is opened and the pidfd checked to be alive afterwards,
+    /// so the directory is that process's).
+    fn from_inherited(raw: i32) -> Result<Target> {
+        let what = || format!("fd:{raw}");
+        if raw < 0 {
+            return Err(Error::invalid(what(), "not a file descriptor"));
+        }
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on any number is harmless; an fd that is
+        // not open fails with EBADF.
+        let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 3) };
+        let dup = Errno::result(dup).what(|| format!("cannot use fd:{raw}"))?;
+        // SAFETY: F_DUPFD_CLOEXEC returned a fresh fd that we now own.
+        let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        let fs = nix::sys::statfs::fstatfs(&fd).what(|| format!("cannot use fd:{raw}"))?;
+        if fs.filesystem_type().0 as i64 == PROC_SUPER_MAGIC {
+            return Target::from_dir(fd);
+        }
+        let link = std::fs::read_link(format!("/proc/self/fd/{raw}"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if link != "anon_inode:[pidfd]" && !link.starts_with("pidfd:") {
+            return Err(Error::invalid(
+                what(),
+                format!("'{link}' is neither a /proc/PID directory nor a pidfd"),
+            ));
+        }
+        let pid = pidfd_pid(raw).ok_or_else(|| Error::invalid(what(), "the process has exited"))?;
+        let target = Target::open(TargetSpec::Pid(pid))?;
+        // SAFETY: pidfd_send_signal with signal 0 only checks the process.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 0, std::ptr::null::<u8>(), 0)
+        };
+        Errno::result(rc).what(|| format!("process {pid} of fd:{raw}"))?;
+        Ok(target)
+    }
+
+    fn from_dir(dir: OwnedFd) -> Result<Target> {
+        let st = nix::sys::stat::fstat(&dir).what(|| "cannot stat the target".into())?;
+        let status = read_at(dir.as_fd(), "status").map_err(|e| {
+            e.with_what("the target is not a /proc/PID directory (no status file)")
+        })?;
+        let pid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .ok_or_else(|| Error::invalid("the target", "not a /proc/PID directory"))?;
+        Ok(Target {
+            dir,
+            pid,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        })
+    }
+
+    pub fn dir(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// The current map of a kind (empty: not written yet).
+    pub fn map(&self, kind: MapKind) -> Result<Vec<IdRange>> {
+        parse_proc_map(&read_at(self.dir(), kind.file_name())?)
+    }
+
+    /// What `setgroups` says: `allow` or `deny`.
+    pub fn setgroups(&self) -> Result<String> {
+        Ok(read_at(self.dir(), "setgroups")?.trim().to_string())
+    }
+}
+
+/// The PID a pidfd refers to (`Pid:` of its fdinfo; -1 once it has exited).
+fn pidfd_pid(raw: i32) -> Option<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).ok()?;
+    let pid: i32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (pid > 0).then_some(pid)
+}
+
+/// Read a small file under an open `/proc/PID` directory.
+pub fn read_at(dir: BorrowedFd<'_>, name: &str) -> Result<String> {
+    let fd = openat(dir, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
+        .what(|| format!("cannot open {}", proc_file_name(dir, name)))?;
+    let mut file = std::fs::File::from(fd);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text)
+        .what(|| format!("cannot read {}", proc_file_name(dir, name)))?;
+    Ok(text)
+}
+
+/// The ranges util-linux's `--map-auto` and `--map-subids` choose from the
+/// first delegation: the delegation from 0, or (given the caller's own id)
+/// that id to 0 and the delegation from 1.
+pub fn auto_ranges(own: Option<u32>, first: &SubidEntry) -> Vec<IdRange> {
+    match own {
+        None => vec![IdRange {
+            inside: 0,
+            outside: first.start,
+            count: first.count,
+        }],
+        Some(own) => vec![
+            IdRange::single(0, own),
+            IdRange {
+                inside: 1,
+                outside: first.start,
+                count: first.count.min(u32::MAX - 1),
+            },
+        ],
+    }
+}
+
+/// A `newuidmap`/`newgidmap` found on PATH.
+#[derive(Clone, Debug)]
+pub struct Mapper {
+    pub path: std::path::PathBuf,
+    /// Setuid root, or carrying file capabilities.
+    pub privileged: bool,
+}
+
+/// Bytes every nstools binary holds (this very literal), by which a mapper
+/// found on PATH is known to be ours and to take `fd:N` targets (shadow's
+/// before 4.14 take only a PID).
+const OURS_MARKER: &[u8] = b"nstools-mapper-takes-fd-targets";
+
+impl Mapper {
+    /// The first executable of the kind's name on PATH.
+    pub fn find(kind: MapKind) -> Option<Mapper> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::var_os("PATH")?;
+        for dir in std::env::split_paths(&path) {
+            let file = dir.join(kind.mapper_name());
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if !meta.is_file() || mode & 0o111 == 0 {
+                continue;
+            }
+            use std::os::unix::fs::MetadataExt;
+            let setuid_root = mode & 0o4000 != 0 && meta.uid() == 0;
+            return Some(Mapper {
+                privileged: setuid_root || has_file_caps(&file),
+                path: file,
+            });
+        }
+        None
+    }
+
+    /// Whether the mapper is ours (so takes `fd:N`): it holds our marker.
+    pub fn takes_fd_targets(&self) -> bool {
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return false;
+        };
+        // SAFETY: memmem reads only within the two slices it is given.
+        let hit = unsafe {
+            libc::memmem(
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                OURS_MARKER.as_ptr().cast(),
+                OURS_MARKER.len(),
+            )
+        };
+        !hit.is_null()
+    }
+}
+
+fn has_file_caps(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(cpath) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a zero-size getxattr only asks for the value's length.
+    let rc = unsafe {
+        libc::getxattr(
+            cpath.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc > 0
 }
 
 #[cfg(test)]
