@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
-use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{
+    Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser, Subcommand,
+};
 
 use crate::sys::idmap::{
     self, Grant, IdMap, IdRange, MapKind, Mapper, Setgroups, SubidEntry, SubidFile, Target,
@@ -102,7 +104,11 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         }
         Action::Show { json, target } => show(target.as_deref(), json),
         Action::Check { kind, mapping } => {
-            let kind = if kind == "uid" { MapKind::Uid } else { MapKind::Gid };
+            let kind = if kind == "uid" {
+                MapKind::Uid
+            } else {
+                MapKind::Gid
+            };
             check(kind, &mapping)
         }
     }
@@ -158,7 +164,11 @@ fn explain_refusal(e: crate::sys::Error, kind: MapKind, map: &IdMap) -> anyhow::
     if e.errno() != Some(nix::errno::Errno::EPERM) || creds::euid() == 0 {
         return hints::explain_map(e).into();
     }
-    let mapper = if kind == MapKind::Uid { "newuidmap" } else { "newgidmap" };
+    let mapper = if kind == MapKind::Uid {
+        "newuidmap"
+    } else {
+        "newgidmap"
+    };
     let refused = my_delegations(kind).ok().and_then(|(own, dels)| {
         map.ranges()
             .iter()
@@ -176,10 +186,13 @@ fn explain_refusal(e: crate::sys::Error, kind: MapKind, map: &IdMap) -> anyhow::
 
 /// The caller's own id of a kind and its delegations, by user name then uid.
 fn my_delegations(kind: MapKind) -> Result<(u32, Vec<SubidEntry>)> {
-    let (uid, own) = (creds::euid(), match kind {
-        MapKind::Uid => creds::euid(),
-        MapKind::Gid => creds::egid(),
-    });
+    let (uid, own) = (
+        creds::euid(),
+        match kind {
+            MapKind::Uid => creds::euid(),
+            MapKind::Gid => creds::egid(),
+        },
+    );
     let name = creds::passwd_entry(uid).map(|(n, _)| n);
     let file = read_subids(kind, "mkmap")?;
     Ok((own, file.delegations(name.as_deref(), uid)))
@@ -249,7 +262,11 @@ fn show(target: Option<&str>, json: bool) -> Result<Exit> {
             target.pid,
             userns.inode()
         );
-        let _ = writeln!(out, "{:<5} {:>10} {:>10} {:>10}", "MAP", "INSIDE", "OUTSIDE", "COUNT");
+        let _ = writeln!(
+            out,
+            "{:<5} {:>10} {:>10} {:>10}",
+            "MAP", "INSIDE", "OUTSIDE", "COUNT"
+        );
         for (kind, map) in [("uid", &uid_map), ("gid", &gid_map)] {
             if map.is_empty() {
                 let _ = writeln!(out, "{kind:<5} {:>10}", "(unwritten)");
@@ -318,12 +335,7 @@ fn check(kind: MapKind, mapping: &[String]) -> Result<Exit> {
     check_through_mapper(kind, &map, own, &dels)
 }
 
-fn check_through_mapper(
-    kind: MapKind,
-    map: &IdMap,
-    own: u32,
-    dels: &[SubidEntry],
-) -> Result<Exit> {
+fn check_through_mapper(kind: MapKind, map: &IdMap, own: u32, dels: &[SubidEntry]) -> Result<Exit> {
     let name = kind.mapper_name();
     let mapper = match Mapper::find(kind) {
         Some(m) if m.privileged => m,
@@ -356,7 +368,9 @@ fn mapper_command(kind: MapKind) -> Command {
             "Write the {kind} map of a process's user namespace within your delegations in {}",
             idmap::subid_path(kind)
         ))
-        .override_usage(format!("{name} PID|fd:N INSIDE OUTSIDE COUNT [INSIDE OUTSIDE COUNT]..."))
+        .override_usage(format!(
+            "{name} PID|fd:N INSIDE OUTSIDE COUNT [INSIDE OUTSIDE COUNT]..."
+        ))
         .disable_version_flag(true)
         .max_term_width(80)
         .arg(

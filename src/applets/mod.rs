@@ -22,34 +22,36 @@ pub struct Applet {
     pub failure_status: i32,
 }
 
-pub static APPLETS: &[Applet] = &[Applet {
-    name: "unshare",
-    about: "run a program in new namespaces",
-    command: unshare::command,
-    run: unshare::run,
-    failure_status: 1,
-},
-Applet {
-    name: "mkmap",
-    about: "write, show and check user-namespace id maps",
-    command: mkmap::command,
-    run: mkmap::run,
-    failure_status: 1,
-},
-Applet {
-    name: "newuidmap",
-    about: "write a uid map within /etc/subuid (shadow's, stricter)",
-    command: mkmap::newuidmap_command,
-    run: mkmap::newuidmap_run,
-    failure_status: 1,
-},
-Applet {
-    name: "newgidmap",
-    about: "write a gid map within /etc/subgid (shadow's, stricter)",
-    command: mkmap::newgidmap_command,
-    run: mkmap::newgidmap_run,
-    failure_status: 1,
-}];
+pub static APPLETS: &[Applet] = &[
+    Applet {
+        name: "unshare",
+        about: "run a program in new namespaces",
+        command: unshare::command,
+        run: unshare::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "mkmap",
+        about: "write, show and check user-namespace id maps",
+        command: mkmap::command,
+        run: mkmap::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "newuidmap",
+        about: "write a uid map within /etc/subuid (shadow's, stricter)",
+        command: mkmap::newuidmap_command,
+        run: mkmap::newuidmap_run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "newgidmap",
+        about: "write a gid map within /etc/subgid (shadow's, stricter)",
+        command: mkmap::newgidmap_command,
+        run: mkmap::newgidmap_run,
+        failure_status: 1,
+    },
+];
 
 /// The applet called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Applet> {

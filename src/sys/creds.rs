@@ -239,7 +239,12 @@ fn set_keepcaps(on: bool) -> Result<()> {
 
 /// The user database's entry for a uid: its name and primary group.
 pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
-    uzers::get_user_by_uid(uid).map(|u| (u.name().to_string_lossy().into_owned(), u.primary_group_id()))
+    uzers::get_user_by_uid(uid).map(|u| {
+        (
+            u.name().to_string_lossy().into_owned(),
+            u.primary_group_id(),
+        )
+    })
 }
 
 /// The name of a group, from the group database.

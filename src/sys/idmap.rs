@@ -291,7 +291,10 @@ pub fn parse_proc_map(text: &str) -> Result<Vec<IdRange>> {
             continue;
         }
         if words.len() != 3 || ranges.len() >= MAX_RANGES {
-            return Err(Error::invalid(format!("map line '{line}'"), "not a map line"));
+            return Err(Error::invalid(
+                format!("map line '{line}'"),
+                "not a map line",
+            ));
         }
         let parse = |w: &str| {
             w.parse::<u32>()
@@ -519,10 +522,16 @@ impl TargetSpec {
         let spec = if let Some(n) = word.strip_prefix("fd:") {
             TargetSpec::Fd(number(n, "the file descriptor")?)
         } else {
-            TargetSpec::Pid(number(word.strip_prefix("pid:").unwrap_or(word), "the PID")?)
+            TargetSpec::Pid(number(
+                word.strip_prefix("pid:").unwrap_or(word),
+                "the PID",
+            )?)
         };
         if let TargetSpec::Pid(0) = spec {
-            return Err(Error::invalid(format!("target '{word}'"), "no process has PID 0"));
+            return Err(Error::invalid(
+                format!("target '{word}'"),
+                "no process has PID 0",
+            ));
         }
         Ok(spec)
     }
@@ -592,7 +601,13 @@ impl Target {
         let target = Target::open(TargetSpec::Pid(pid))?;
         // SAFETY: pidfd_send_signal with signal 0 only checks the process.
         let rc = unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 0, std::ptr::null::<u8>(), 0)
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                0,
+                std::ptr::null::<u8>(),
+                0,
+            )
         };
         Errno::result(rc).what(|| format!("process {pid} of fd:{raw}"))?;
         Ok(target)
@@ -600,9 +615,8 @@ impl Target {
 
     fn from_dir(dir: OwnedFd) -> Result<Target> {
         let st = nix::sys::stat::fstat(&dir).what(|| "cannot stat the target".into())?;
-        let status = read_at(dir.as_fd(), "status").map_err(|e| {
-            e.with_what("the target is not a /proc/PID directory (no status file)")
-        })?;
+        let status = read_at(dir.as_fd(), "status")
+            .map_err(|e| e.with_what("the target is not a /proc/PID directory (no status file)"))?;
         let pid = status
             .lines()
             .find_map(|l| l.strip_prefix("Pid:"))

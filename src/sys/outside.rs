@@ -26,6 +26,7 @@ const REQ_MAP_UID: u8 = b'u';
 const REQ_MAP_GID: u8 = b'g';
 const REQ_SETGROUPS_DENY: u8 = b'd';
 const REQ_SETGROUPS_ALLOW: u8 = b'a';
+const REQ_RUN_MAPPER: u8 = b'm';
 
 /// The parent's handle on the helper.
 #[derive(Debug)]
@@ -256,6 +257,14 @@ fn serve(parent_dir: OwnedFd, mut requests: std::fs::File, mut replies: std::fs:
                 errno_of(idmap::write_setgroups(parent_dir.as_fd(), Setgroups::Allow)),
                 0,
             ),
+            REQ_RUN_MAPPER => {
+                let (Some(fd_target), Some(argv)) =
+                    (get_u32(&mut requests), get_bytes(&mut requests))
+                else {
+                    return 1;
+                };
+                (run_mapper(parent_dir.as_fd(), fd_target != 0, &argv), 0)
+            }
             _ => return 1,
         };
         let mut reply = errno.to_ne_bytes().to_vec();
@@ -263,5 +272,83 @@ fn serve(parent_dir: OwnedFd, mut requests: std::fs::File, mut replies: std::fs:
         if replies.write_all(&reply).is_err() {
             return 1;
         }
+    }
+}
+
+impl Outside {
+    /// Have the helper run a `newuidmap`/`newgidmap` on our user namespace:
+    /// `argv` is the program and its ranges; the target, inserted first, is
+    /// `fd:3` (our `/proc` directory, which the helper holds) when the
+    /// mapper takes fd targets, else our PID (safe here: we are alive and
+    /// blocked on the reply, so the PID cannot be reused meanwhile).
+    /// Returns the mapper's exit status.
+    pub fn run_mapper(&mut self, argv: &[String], fd_target: bool) -> Result<i32> {
+        let mut msg = vec![REQ_RUN_MAPPER];
+        msg.extend((fd_target as u32).to_ne_bytes());
+        put(&mut msg, argv.join("\0").as_bytes());
+        let (status, _) = self.ask(&msg)?;
+        if status < 0 {
+            return Err(Error::os(
+                format!(
+                    "cannot run {}",
+                    argv.first().map(String::as_str).unwrap_or("")
+                ),
+                Errno::from_raw(-status),
+            ));
+        }
+        Ok(status)
+    }
+}
+
+/// In the helper: fork and exec the mapper on the parent, wait for it.
+/// Returns its exit status (128+N if killed), or -errno.
+fn run_mapper(parent_dir: std::os::fd::BorrowedFd<'_>, fd_target: bool, argv: &[u8]) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut words: Vec<std::ffi::CString> = Vec::new();
+    for w in argv.split(|&b| b == 0) {
+        match std::ffi::CString::new(w) {
+            Ok(c) => words.push(c),
+            Err(_) => return -libc::EINVAL,
+        }
+    }
+    if words.len() < 2 {
+        return -libc::EINVAL;
+    }
+    let target = if fd_target {
+        "fd:3".to_string()
+    } else {
+        unistd::getppid().to_string()
+    };
+    words.insert(1, std::ffi::CString::new(target).expect("no NUL"));
+    // SAFETY: single-threaded; the child only sets up fd 3 and execs.
+    match unsafe { unistd::fork() } {
+        Err(e) => -(e as i32),
+        Ok(ForkResult::Child) => {
+            if fd_target {
+                // SAFETY: dup2 onto 3 gives the mapper the directory without
+                // O_CLOEXEC; dup first when the directory already is fd 3.
+                unsafe {
+                    let mut src = parent_dir.as_raw_fd();
+                    if src == 3 {
+                        src = libc::dup(src);
+                    }
+                    if libc::dup2(src, 3) < 0 {
+                        libc::_exit(127);
+                    }
+                }
+            }
+            let _ = unistd::execvp(&words[0], &words);
+            // SAFETY: _exit after a failed exec, as a shell does.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => loop {
+            match waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return -(e as i32),
+            }
+        },
     }
 }
