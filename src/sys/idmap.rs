@@ -828,4 +828,154 @@ mod tests {
         .unwrap();
         assert_eq!(m.to_kernel_text(), "0 1000 1\n1 100000 65536\n");
     }
+
+    #[test]
+    fn mappings_take_colon_words_and_triplets_mixed() {
+        let m = parse_mapping(&["0:1000:1", "1", "100000", "65536"]).unwrap();
+        assert_eq!(
+            m,
+            vec![
+                IdRange::single(0, 1000),
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536
+                }
+            ]
+        );
+        let e = parse_mapping(&["0", "1000"]).unwrap_err();
+        assert!(e.to_string().contains("three numbers"), "{e}");
+        let e = parse_mapping(&["0", "-5", "1"]).unwrap_err();
+        assert!(e.to_string().contains("'-5' is not a number"), "{e}");
+        assert!(parse_mapping(&["0", "0", "0"]).is_err());
+        assert!(parse_mapping::<&str>(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn proc_maps_parse_as_the_kernel_pads_them() {
+        let m =
+            parse_proc_map("         0     100000      65536\n         0          0 4294967295\n")
+                .unwrap();
+        assert_eq!(
+            m[0],
+            IdRange {
+                inside: 0,
+                outside: 100000,
+                count: 65536
+            }
+        );
+        assert_eq!(m[1].count, u32::MAX);
+        assert!(parse_proc_map("").unwrap().is_empty());
+        assert!(parse_proc_map("0 1\n").is_err());
+        assert!(parse_proc_map("0 1 x\n").is_err());
+    }
+
+    #[test]
+    fn subid_files_skip_bad_lines_with_a_warning() {
+        let f = parse_subid(
+            "alice:100000:65536\n\n# comment\nbroken\nbob:1:0\n1000:165536:65536\nalice:x:1\nalice:4294967295:1\n",
+            "/etc/subuid",
+        );
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(f.warnings.len(), 4, "{:?}", f.warnings);
+        assert!(
+            f.warnings[0].starts_with("/etc/subuid:4:"),
+            "{:?}",
+            f.warnings
+        );
+        let d = f.delegations(Some("alice"), 1000);
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].start, d[1].start), (100000, 165536));
+        assert!(f.delegations(Some("carol"), 7).is_empty());
+        assert_eq!(f.delegations(None, 1000).len(), 1);
+    }
+
+    #[test]
+    fn adjacent_delegations_may_be_spanned_but_gaps_not() {
+        let f = parse_subid("a:100:10\na:110:10\na:200:10\n", "x");
+        let d = f.delegations(Some("a"), 1);
+        assert!(delegated(&d, 100, 20));
+        assert!(delegated(&d, 105, 10));
+        assert!(!delegated(&d, 100, 21));
+        assert!(!delegated(&d, 99, 2));
+        assert!(delegated(&d, 200, 10));
+        assert!(!delegated(&d, 115, 90));
+    }
+
+    #[test]
+    fn grants_follow_newuidmaps_rule() {
+        let f = parse_subid("u:100000:65536\n", "/etc/subuid");
+        let d = f.delegations(Some("u"), 1000);
+        let r = |i, o, c| IdRange {
+            inside: i,
+            outside: o,
+            count: c,
+        };
+        assert_eq!(
+            grant(MapKind::Uid, &r(0, 1000, 1), 1000, &d),
+            Ok(Grant::OwnId)
+        );
+        assert_eq!(
+            grant(MapKind::Uid, &r(1, 100000, 65536), 1000, &d),
+            Ok(Grant::Delegated)
+        );
+        let e = grant(MapKind::Uid, &r(0, 1000, 2), 1000, &d).unwrap_err();
+        assert!(e.contains("only alone"), "{e}");
+        let e = grant(MapKind::Uid, &r(0, 0, 1), 1000, &d).unwrap_err();
+        assert!(
+            e.contains("uid 0: not your own uid (1000)") && e.contains("100000-165535"),
+            "{e}"
+        );
+        let e = grant(MapKind::Gid, &r(0, 5, 1), 1000, &[]).unwrap_err();
+        assert!(e.contains("/etc/subgid delegates none to you"), "{e}");
+    }
+
+    #[test]
+    fn targets_are_pids_or_fds() {
+        assert_eq!(TargetSpec::parse("42").unwrap(), TargetSpec::Pid(42));
+        assert_eq!(TargetSpec::parse("pid:42").unwrap(), TargetSpec::Pid(42));
+        assert_eq!(TargetSpec::parse("fd:3").unwrap(), TargetSpec::Fd(3));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "fd:",
+            "fd:x",
+            "pid:",
+            "x",
+            "99999999999",
+            " 4",
+        ] {
+            assert!(TargetSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn auto_and_subids_choose_as_util_linux() {
+        let first = SubidEntry {
+            owner: "u".into(),
+            start: 100000,
+            count: 65536,
+            line: 1,
+        };
+        assert_eq!(
+            auto_ranges(None, &first),
+            vec![IdRange {
+                inside: 0,
+                outside: 100000,
+                count: 65536
+            }]
+        );
+        assert_eq!(
+            auto_ranges(Some(1000), &first),
+            vec![
+                IdRange::single(0, 1000),
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536
+                }
+            ]
+        );
+    }
 }
