@@ -615,8 +615,22 @@ impl Target {
 
     fn from_dir(dir: OwnedFd) -> Result<Target> {
         let st = nix::sys::stat::fstat(&dir).what(|| "cannot stat the target".into())?;
-        let status = read_at(dir.as_fd(), "status")
-            .map_err(|e| e.with_what("the target is not a /proc/PID directory (no status file)"))?;
+        let status = read_at(dir.as_fd(), "status").map_err(|_| {
+            // The directory of a process that has exited has lost its files.
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = link.trim_end_matches(" (deleted)");
+            match name.strip_prefix("/proc/") {
+                Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    Error::os(format!("process {n} has exited"), Errno::ESRCH)
+                }
+                _ => Error::invalid(
+                    format!("'{link}'"),
+                    "not a /proc/PID directory (no status file)",
+                ),
+            }
+        })?;
         let pid = status
             .lines()
             .find_map(|l| l.strip_prefix("Pid:"))
