@@ -712,10 +712,28 @@ pub struct Mapper {
     pub privileged: bool,
 }
 
-/// Bytes every nstools binary holds (this very literal), by which a mapper
-/// found on PATH is known to be ours and to take `fd:N` targets (shadow's
-/// before 4.14 take only a PID).
-const OURS_MARKER: &[u8] = b"nstools-mapper-takes-fd-targets";
+/// An ELF note (owner `nstools`, type 1, `fd-targets`) in every nstools
+/// binary, by which a mapper found on PATH is known to be ours and to take
+/// `fd:N` targets (shadow's before 4.14 take only a PID). A note sits in a
+/// PT_NOTE segment near the start of the file: found with two small reads.
+#[repr(C, align(4))]
+pub struct ElfNote {
+    namesz: u32,
+    descsz: u32,
+    kind: u32,
+    name: [u8; 8],
+    desc: [u8; 12],
+}
+
+#[used]
+#[link_section = ".note.nstools"]
+pub static FD_TARGET_NOTE: ElfNote = ElfNote {
+    namesz: 8,
+    descsz: 11,
+    kind: 1,
+    name: *b"nstools\0",
+    desc: *b"fd-targets\0\0",
+};
 
 impl Mapper {
     /// The first executable of the kind's name on PATH.
@@ -741,22 +759,79 @@ impl Mapper {
         None
     }
 
-    /// Whether the mapper is ours (so takes `fd:N`): it holds our marker.
+    /// Whether the mapper is ours (so takes `fd:N`): it carries our note.
     pub fn takes_fd_targets(&self) -> bool {
-        let Ok(bytes) = std::fs::read(&self.path) else {
-            return false;
-        };
-        // SAFETY: memmem reads only within the two slices it is given.
-        let hit = unsafe {
-            libc::memmem(
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                OURS_MARKER.as_ptr().cast(),
-                OURS_MARKER.len(),
-            )
-        };
-        !hit.is_null()
+        std::fs::File::open(&self.path)
+            .map(|f| has_note(&f, &FD_TARGET_NOTE))
+            .unwrap_or(false)
     }
+}
+
+/// Whether a 64-bit little-endian ELF file has `note` in a PT_NOTE segment.
+fn has_note(file: &std::fs::File, note: &ElfNote) -> bool {
+    use std::os::unix::fs::FileExt;
+    const PT_NOTE: u32 = 4;
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let mut head = [0u8; 64];
+    if file.read_exact_at(&mut head, 0).is_err() || &head[..6] != b"\x7fELF\x02\x01" {
+        return false;
+    }
+    let (phoff, phentsize, phnum) = (
+        u64_at(&head, 0x20),
+        u16_at(&head, 0x36),
+        u16_at(&head, 0x38),
+    );
+    if phentsize < 56 || phnum > 64 {
+        return false;
+    }
+    let mut phdrs = vec![0u8; (phentsize * phnum) as usize];
+    if file.read_exact_at(&mut phdrs, phoff).is_err() {
+        return false;
+    }
+    let want_name = &note.name[..note.namesz as usize];
+    let want_desc = &note.desc[..note.descsz as usize];
+    for ph in phdrs.chunks_exact(phentsize as usize) {
+        if u32_at(ph, 0) != PT_NOTE {
+            continue;
+        }
+        let (offset, size, align) = (u64_at(ph, 8), u64_at(ph, 32), u64_at(ph, 48));
+        if size > 4096 {
+            continue;
+        }
+        let mut notes = vec![0u8; size as usize];
+        if file.read_exact_at(&mut notes, offset).is_err() {
+            continue;
+        }
+        let pad = |n: usize| {
+            if align == 8 {
+                n.div_ceil(8) * 8
+            } else {
+                n.div_ceil(4) * 4
+            }
+        };
+        let mut at = 0usize;
+        while at + 12 <= notes.len() {
+            let namesz = u32_at(&notes, at) as usize;
+            let descsz = u32_at(&notes, at + 4) as usize;
+            let kind = u32_at(&notes, at + 8);
+            let name_at = at + 12;
+            let desc_at = name_at + pad(namesz);
+            let end = desc_at + pad(descsz);
+            if end > notes.len() || desc_at + descsz > notes.len() {
+                break;
+            }
+            if kind == note.kind
+                && &notes[name_at..name_at + namesz] == want_name
+                && &notes[desc_at..desc_at + descsz] == want_desc
+            {
+                return true;
+            }
+            at = end;
+        }
+    }
+    false
 }
 
 fn has_file_caps(path: &std::path::Path) -> bool {
@@ -991,5 +1066,16 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn our_binaries_carry_the_fd_target_note_and_shadows_do_not() {
+        let me = std::fs::File::open("/proc/self/exe").unwrap();
+        assert!(has_note(&me, &FD_TARGET_NOTE));
+        if let Ok(shadow) = std::fs::File::open("/usr/bin/newuidmap") {
+            assert!(!has_note(&shadow, &FD_TARGET_NOTE));
+        }
+        let text = std::fs::File::open("/etc/passwd").unwrap();
+        assert!(!has_note(&text, &FD_TARGET_NOTE));
     }
 }
