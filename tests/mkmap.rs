@@ -280,6 +280,60 @@ fn mkmap_check_as_root_allows_any_valid_map_and_refuses_invalid_ones() {
     assert!(r.stderr.contains("overlap inside"), "{}", r.stderr);
 }
 
+/// As uid 65534: a target of its own in a new user namespace, then `cmds`
+/// with `$P` its PID; prints the maps afterwards.
+fn nobody_with_own_target(cmds: &str) -> Run {
+    sh_as_nobody(&format!(
+        "{UL_UNSHARE} -U sleep 120 & P=$!\n\
+         for _ in $(seq 500); do [ \"$(readlink /proc/$P/ns/user)\" != \"$(readlink /proc/self/ns/user)\" ] && break; sleep 0.01; done\n\
+         {cmds}\necho \"uid_map=[$(cat /proc/$P/uid_map)]\"; echo \"gid_map=[$(cat /proc/$P/gid_map)]\"; \
+         echo \"setgroups=$(cat /proc/$P/setgroups)\"; kill -9 $P"
+    ))
+}
+
+#[test]
+fn mkmap_as_unprivileged_maps_its_own_ids_denying_setgroups_for_gid() {
+    let r =
+        nobody_with_own_target("mkmap uid $P 0:65534:1 && mkmap gid $P 0 65534 1; echo \"rc=$?\"");
+    let o = outcome(r);
+    assert!(o.accepted, "{o:?}");
+    assert_eq!(
+        o.uid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    assert_eq!(
+        o.gid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    assert_eq!(o.setgroups, "deny");
+}
+
+#[test]
+fn mkmap_as_unprivileged_names_the_range_the_kernel_refused() {
+    let r = nobody_with_own_target("mkmap uid $P 0:65534:1 1:100000:10; echo \"rc=$?\"");
+    let o = outcome(r);
+    assert!(!o.accepted && o.uid_map.is_empty(), "{o:?}");
+    assert!(
+        o.stderr.contains("Operation not permitted")
+            && o.stderr
+                .contains("1:100000:10 is refused: uids 100000-100009: not your own uid (65534)"),
+        "{}",
+        o.stderr
+    );
+    // Another user's process: not written, and show still reads its maps.
+    let t = userns_target();
+    run("mkmap", &["uid", &t.pid.to_string(), "0:100000:10"]).assert_ok();
+    let r = run_as_nobody("mkmap", &["uid", &t.pid.to_string(), "0:65534:1"]);
+    r.assert_code(1);
+    let r = run_as_nobody("mkmap", &["show", &t.pid.to_string()]);
+    assert!(
+        r.assert_ok().stdout.contains("user namespace not visible")
+            && r.stdout.contains("uid            0     100000         10"),
+        "{}",
+        r.stdout
+    );
+}
+
 // ---- the privilege boundary -------------------------------------------
 
 /// How the copy of the binary is made privileged.
@@ -290,10 +344,27 @@ enum Raise {
     FileCaps,
 }
 
+/// A directory of privileged copies, removed when the test ends (a setuid
+/// root binary must not outlive its test).
+struct PrivDir(PathBuf);
+
+impl std::ops::Deref for PrivDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PrivDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A directory holding privileged copies of the binary as newuidmap,
 /// newgidmap (and, to see them refuse, unshare and mkmap), on a filesystem
 /// that honours setuid.
-fn privileged_dir(tag: &str, raise: Raise) -> PathBuf {
+fn privileged_dir(tag: &str, raise: Raise) -> PrivDir {
     let dir = scratch(tag);
     let opts = Command::new("findmnt")
         .args(["-n", "-o", "OPTIONS", "-T"])
@@ -324,7 +395,7 @@ fn privileged_dir(tag: &str, raise: Raise) -> PathBuf {
             }
         }
     }
-    dir
+    PrivDir(dir)
 }
 
 /// Run `script` as root in a private mount namespace where the test's

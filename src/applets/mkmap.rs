@@ -225,9 +225,13 @@ fn show(target: Option<&str>, json: bool) -> Result<Exit> {
     let uid_map = target.map(MapKind::Uid)?;
     let gid_map = target.map(MapKind::Gid)?;
     let setgroups = target.setgroups()?;
-    let userns = NsFile::of_proc_dir(target.dir(), NsKind::User)?;
-    let owner = userns.owner_uid()?;
-    let owner_name = creds::passwd_entry(owner).map(|(n, _)| n);
+    // ns/user needs ptrace access to the process; the maps do not.
+    let userns = NsFile::of_proc_dir(target.dir(), NsKind::User)
+        .and_then(|ns| Ok((ns.inode(), ns.owner_uid()?)));
+    let owner_name = userns
+        .as_ref()
+        .ok()
+        .and_then(|&(_, owner)| creds::passwd_entry(owner).map(|(n, _)| n));
     let mut out = String::new();
     if json {
         let ranges = |rs: &[IdRange]| {
@@ -244,24 +248,35 @@ fn show(target: Option<&str>, json: bool) -> Result<Exit> {
         let name = owner_name
             .map(|n| json_string(&n))
             .unwrap_or_else(|| "null".into());
+        let ns = match &userns {
+            Ok((inode, owner)) => {
+                format!("{{\"inode\":{inode},\"owner_uid\":{owner},\"owner_name\":{name}}}")
+            }
+            Err(_) => "null".to_string(),
+        };
         let _ = writeln!(
             out,
-            "{{\"pid\":{},\"user_namespace\":{{\"inode\":{},\"owner_uid\":{owner},\"owner_name\":{name}}},\
+            "{{\"pid\":{},\"user_namespace\":{ns},\
              \"uid_map\":[{}],\"gid_map\":[{}],\"setgroups\":{}}}",
             target.pid,
-            userns.inode(),
             ranges(&uid_map),
             ranges(&gid_map),
             json_string(&setgroups)
         );
     } else {
         let who = owner_name.map(|n| format!(" ({n})")).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "process {}: user namespace {} owned by uid {owner}{who}",
-            target.pid,
-            userns.inode()
-        );
+        let _ = match &userns {
+            Ok((inode, owner)) => writeln!(
+                out,
+                "process {}: user namespace {inode} owned by uid {owner}{who}",
+                target.pid
+            ),
+            Err(e) => writeln!(
+                out,
+                "process {}: user namespace not visible ({e})",
+                target.pid
+            ),
+        };
         let _ = writeln!(
             out,
             "{:<5} {:>10} {:>10} {:>10}",

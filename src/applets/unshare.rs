@@ -225,7 +225,9 @@ struct Plan {
     /// through newuidmap/newgidmap otherwise.
     uid_ranges: Option<IdMap>,
     gid_ranges: Option<IdMap>,
-    mappers: Option<(Mapper, Mapper)>,
+    /// The newuidmap/newgidmap to use when not root (None: write directly).
+    uid_mapper: Option<Mapper>,
+    gid_mapper: Option<Mapper>,
     owner: Option<(u32, u32)>,
     setgroups: Option<Setgroups>,
     propagation: Option<Propagation>,
@@ -344,16 +346,22 @@ impl Plan {
         }
         p.uid_ranges = map_ranges(MapKind::Uid, &users).context("--map-users")?;
         p.gid_ranges = map_ranges(MapKind::Gid, &groups).context("--map-groups")?;
-        if (p.uid_ranges.is_some() || p.gid_ranges.is_some()) && creds::euid() != 0 {
+        if creds::euid() != 0 {
             let find = |kind: MapKind| {
-                idmap::Mapper::find(kind).with_context(|| {
+                Mapper::find(kind).with_context(|| {
                     format!(
-                        "--map-users/--map-groups need {} on PATH (shadow's uidmap package, or                          ours: make install-setuid)",
+                        "--map-users/--map-groups need {} on PATH (shadow's uidmap package, or \
+                         ours: make install-setuid)",
                         kind.mapper_name()
                     )
                 })
             };
-            p.mappers = Some((find(MapKind::Uid)?, find(MapKind::Gid)?));
+            if p.uid_ranges.is_some() {
+                p.uid_mapper = Some(find(MapKind::Uid)?);
+            }
+            if p.gid_ranges.is_some() {
+                p.gid_mapper = Some(find(MapKind::Gid)?);
+            }
         }
         if p.uid_map.is_some()
             || p.gid_map.is_some()
@@ -525,18 +533,18 @@ impl Plan {
     /// as root, else by newuidmap/newgidmap (util-linux's way).
     fn write_ranges(&self, o: &mut Outside) -> Result<()> {
         if let Some(map) = &self.uid_ranges {
-            match &self.mappers {
+            match &self.uid_mapper {
                 None => o.write_map(MapKind::Uid, map)?,
-                Some((m, _)) => run_mapper(o, m, map)?,
+                Some(m) => run_mapper(o, m, map)?,
             }
         }
         if let Some(map) = &self.gid_ranges {
             if let Some(sg) = self.setgroups {
                 o.write_setgroups(sg)?;
             }
-            match &self.mappers {
+            match &self.gid_mapper {
                 None => o.write_map(MapKind::Gid, map)?,
-                Some((_, m)) => run_mapper(o, m, map)?,
+                Some(m) => run_mapper(o, m, map)?,
             }
         }
         Ok(())
