@@ -15,7 +15,7 @@ use nix::unistd::{getpid, Pid};
 use crate::sys::idmap::{self, IdMap, IdRange, MapKind, Mapper, Setgroups};
 use crate::sys::mount::{self, Propagation};
 use crate::sys::ns::{self, NsFile, NsKind, NsSet};
-use crate::sys::outside::Outside;
+use crate::sys::outside::{MapperRun, Outside};
 use crate::sys::persist::{self, Binding};
 use crate::sys::process::EnvPlan;
 use crate::sys::process::{self, Exit, ProcDir, WaitMode};
@@ -530,12 +530,13 @@ impl Plan {
 
     /// `--map-users`/`--map-groups`: a map of several ranges must be written
     /// from the parent user namespace, by the helper left there: directly
-    /// as root, else by newuidmap/newgidmap (util-linux's way).
+    /// as root, else by newuidmap/newgidmap (util-linux's way), both at once.
     fn write_ranges(&self, o: &mut Outside) -> Result<()> {
+        let mut runs = Vec::new();
         if let Some(map) = &self.uid_ranges {
             match &self.uid_mapper {
                 None => o.write_map(MapKind::Uid, map)?,
-                Some(m) => run_mapper(o, m, map)?,
+                Some(m) => runs.push(mapper_run(m, map)),
             }
         }
         if let Some(map) = &self.gid_ranges {
@@ -544,8 +545,14 @@ impl Plan {
             }
             match &self.gid_mapper {
                 None => o.write_map(MapKind::Gid, map)?,
-                Some(m) => run_mapper(o, m, map)?,
+                Some(m) => runs.push(mapper_run(m, map)),
             }
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        if let Some((i, status)) = o.run_mappers(&runs)? {
+            anyhow::bail!("{} failed (exit status {status})", runs[i].argv[0]);
         }
         Ok(())
     }
@@ -777,8 +784,9 @@ fn map_ranges(kind: MapKind, words: &[String]) -> Result<Option<IdMap>> {
     Ok(Some(IdMap::new(ranges)?))
 }
 
-/// Run newuidmap/newgidmap from the helper on our namespace.
-fn run_mapper(o: &mut Outside, mapper: &Mapper, map: &IdMap) -> Result<()> {
+/// The command line of newuidmap/newgidmap for a map (the helper adds the
+/// target).
+fn mapper_run(mapper: &Mapper, map: &IdMap) -> MapperRun {
     let mut argv = vec![mapper.path.to_string_lossy().into_owned()];
     for r in map.ranges() {
         argv.extend([
@@ -787,11 +795,10 @@ fn run_mapper(o: &mut Outside, mapper: &Mapper, map: &IdMap) -> Result<()> {
             r.count.to_string(),
         ]);
     }
-    let status = o.run_mapper(&argv, mapper.takes_fd_targets())?;
-    if status != 0 {
-        anyhow::bail!("{} failed (exit status {status})", mapper.path.display());
+    MapperRun {
+        argv,
+        fd_target: mapper.takes_fd_targets(),
     }
-    Ok(())
 }
 
 fn setgroups_denied() -> bool {

@@ -564,7 +564,13 @@ impl Target {
                 )
                 .map_err(|e| if e == Errno::ENOENT { Errno::ESRCH } else { e })
                 .what(|| format!("cannot open {path}"))?;
-                Target::from_dir(dir)
+                let st = nix::sys::stat::fstat(&dir).what(|| format!("cannot stat {path}"))?;
+                Ok(Target {
+                    dir,
+                    pid: pid as u32,
+                    uid: st.st_uid,
+                    gid: st.st_gid,
+                })
             }
             TargetSpec::Fd(fd) => Target::from_inherited(fd),
         }
@@ -613,6 +619,7 @@ impl Target {
         Ok(target)
     }
 
+    /// An inherited `/proc/PID` directory: its PID is read from `status`.
     fn from_dir(dir: OwnedFd) -> Result<Target> {
         let st = nix::sys::stat::fstat(&dir).what(|| "cannot stat the target".into())?;
         let status = read_at(dir.as_fd(), "status").map_err(|_| {

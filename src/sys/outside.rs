@@ -258,12 +258,19 @@ fn serve(parent_dir: OwnedFd, mut requests: std::fs::File, mut replies: std::fs:
                 0,
             ),
             REQ_RUN_MAPPER => {
-                let (Some(fd_target), Some(argv)) =
-                    (get_u32(&mut requests), get_bytes(&mut requests))
-                else {
+                let Some(n) = get_u32(&mut requests) else {
                     return 1;
                 };
-                (run_mapper(parent_dir.as_fd(), fd_target != 0, &argv), 0)
+                let mut jobs = Vec::new();
+                for _ in 0..n.min(8) {
+                    let (Some(fd_target), Some(argv)) =
+                        (get_u32(&mut requests), get_bytes(&mut requests))
+                    else {
+                        return 1;
+                    };
+                    jobs.push((fd_target != 0, argv));
+                }
+                run_mappers(parent_dir.as_fd(), &jobs)
             }
             _ => return 1,
         };
@@ -275,44 +282,85 @@ fn serve(parent_dir: OwnedFd, mut requests: std::fs::File, mut replies: std::fs:
     }
 }
 
+/// One newuidmap/newgidmap run for the helper: the program and its ranges
+/// (the target is inserted by the helper), and whether it takes `fd:N`.
+#[derive(Clone, Debug)]
+pub struct MapperRun {
+    pub argv: Vec<String>,
+    pub fd_target: bool,
+}
+
 impl Outside {
-    /// Have the helper run a `newuidmap`/`newgidmap` on our user namespace:
-    /// `argv` is the program and its ranges; the target, inserted first, is
-    /// `fd:3` (our `/proc` directory, which the helper holds) when the
-    /// mapper takes fd targets, else our PID (safe here: we are alive and
-    /// blocked on the reply, so the PID cannot be reused meanwhile).
-    /// Returns the mapper's exit status.
-    pub fn run_mapper(&mut self, argv: &[String], fd_target: bool) -> Result<i32> {
+    /// Have the helper run newuidmap/newgidmap on our user namespace, all
+    /// at once (the uid and gid maps are independent files). The target,
+    /// inserted first, is `fd:3` (our `/proc` directory, which the helper
+    /// holds) for a mapper that takes fd targets, else our PID (safe here:
+    /// we are alive and blocked on the reply, so it cannot be reused).
+    /// Returns the index and exit status of the first that failed.
+    pub fn run_mappers(&mut self, runs: &[MapperRun]) -> Result<Option<(usize, i32)>> {
         let mut msg = vec![REQ_RUN_MAPPER];
-        msg.extend((fd_target as u32).to_ne_bytes());
-        put(&mut msg, argv.join("\0").as_bytes());
-        let (status, _) = self.ask(&msg)?;
+        msg.extend((runs.len() as u32).to_ne_bytes());
+        for r in runs {
+            msg.extend((r.fd_target as u32).to_ne_bytes());
+            put(&mut msg, r.argv.join("\0").as_bytes());
+        }
+        let (status, index) = self.ask(&msg)?;
+        let name = |i: u32| {
+            runs.get(i as usize)
+                .and_then(|r| r.argv.first().cloned())
+                .unwrap_or_default()
+        };
         if status < 0 {
             return Err(Error::os(
-                format!(
-                    "cannot run {}",
-                    argv.first().map(String::as_str).unwrap_or("")
-                ),
+                format!("cannot run {}", name(index)),
                 Errno::from_raw(-status),
             ));
         }
-        Ok(status)
+        Ok((status != 0).then_some((index as usize, status)))
     }
 }
 
-/// In the helper: fork and exec the mapper on the parent, wait for it.
-/// Returns its exit status (128+N if killed), or -errno.
-fn run_mapper(parent_dir: std::os::fd::BorrowedFd<'_>, fd_target: bool, argv: &[u8]) -> i32 {
+/// In the helper: start every mapper on the parent, then wait for them all.
+/// Returns (0, 0), or the first failure's status (128+N if killed, -errno
+/// if it could not start) and index.
+fn run_mappers(parent_dir: std::os::fd::BorrowedFd<'_>, jobs: &[(bool, Vec<u8>)]) -> (i32, u32) {
+    let mut children = Vec::new();
+    let mut failure = (0, 0);
+    for (i, (fd_target, argv)) in jobs.iter().enumerate() {
+        match spawn_mapper(parent_dir, *fd_target, argv) {
+            Ok(pid) => children.push((i, pid)),
+            Err(e) if failure.0 == 0 => failure = (e, i as u32),
+            Err(_) => {}
+        }
+    }
+    for (i, child) in children {
+        let status = loop {
+            match waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => break code,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => break -(e as i32),
+            }
+        };
+        if status != 0 && failure.0 == 0 {
+            failure = (status, i as u32);
+        }
+    }
+    failure
+}
+
+fn spawn_mapper(
+    parent_dir: std::os::fd::BorrowedFd<'_>,
+    fd_target: bool,
+    argv: &[u8],
+) -> std::result::Result<Pid, i32> {
     use std::os::fd::AsRawFd;
     let mut words: Vec<std::ffi::CString> = Vec::new();
     for w in argv.split(|&b| b == 0) {
-        match std::ffi::CString::new(w) {
-            Ok(c) => words.push(c),
-            Err(_) => return -libc::EINVAL,
-        }
+        words.push(std::ffi::CString::new(w).map_err(|_| -libc::EINVAL)?);
     }
     if words.len() < 2 {
-        return -libc::EINVAL;
+        return Err(-libc::EINVAL);
     }
     let target = if fd_target {
         "fd:3".to_string()
@@ -322,7 +370,8 @@ fn run_mapper(parent_dir: std::os::fd::BorrowedFd<'_>, fd_target: bool, argv: &[
     words.insert(1, std::ffi::CString::new(target).expect("no NUL"));
     // SAFETY: single-threaded; the child only sets up fd 3 and execs.
     match unsafe { unistd::fork() } {
-        Err(e) => -(e as i32),
+        Err(e) => Err(-(e as i32)),
+        Ok(ForkResult::Parent { child }) => Ok(child),
         Ok(ForkResult::Child) => {
             if fd_target {
                 // SAFETY: dup2 onto 3 gives the mapper the directory without
@@ -337,18 +386,9 @@ fn run_mapper(parent_dir: std::os::fd::BorrowedFd<'_>, fd_target: bool, argv: &[
                     }
                 }
             }
-            let _ = unistd::execvp(&words[0], &words);
+            let _ = unistd::execv(&words[0], &words);
             // SAFETY: _exit after a failed exec, as a shell does.
             unsafe { libc::_exit(127) }
         }
-        Ok(ForkResult::Parent { child }) => loop {
-            match waitpid(child, None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code,
-                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-                Ok(_) => continue,
-                Err(Errno::EINTR) => continue,
-                Err(e) => return -(e as i32),
-            }
-        },
     }
 }
