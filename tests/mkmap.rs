@@ -891,3 +891,24 @@ fn unshare_map_auto_as_unprivileged_works_with_shadows_newuidmap_too() {
     let w: Vec<&str> = r.assert_ok().stdout.split_whitespace().collect();
     assert_eq!(w, ["0", "100000", "65536", "0", "200000", "65536"], "{r:?}");
 }
+
+#[test]
+fn newuidmap_as_root_is_not_exempt_from_delegations() {
+    let script = format!(
+        "{UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\n\
+         newuidmap $P 0 300000 10; echo \"outside=$?\"\n\
+         newuidmap $P 0 0 1 1 100000 65536; echo \"rc=$?\"\nmaps $P\nkill -9 $P"
+    );
+    let r = with_subids("root:100000:65536\n", "", &script);
+    assert!(r.stdout.contains("outside=1"), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "newuidmap: range 0 300000 10 refused: uids 300000-300009: not your own uid (0)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let o = outcome(r);
+    assert!(o.accepted, "{o:?}");
+    assert_eq!(o.uid_map, "0 0 1 1 100000 65536");
+}
