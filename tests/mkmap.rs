@@ -912,3 +912,17 @@ fn newuidmap_as_root_is_not_exempt_from_delegations() {
     assert!(o.accepted, "{o:?}");
     assert_eq!(o.uid_map, "0 0 1 1 100000 65536");
 }
+
+#[test]
+fn newuidmap_setuid_reads_a_subuid_file_only_root_may_read() {
+    let dir = privileged_dir("suid-0600", Raise::Setuid);
+    // /etc/subuid here is the test's own file bound over the real one.
+    let script = format!(
+        "chmod 600 /etc/subuid\n$as_nobody {UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\n\
+         $as_nobody {m} $P 0 100000 10; echo \"rc=$?\"\nmaps $P\nkill -9 $P",
+        m = dir.join("newuidmap").display()
+    );
+    let o = outcome(with_subids(SUBUID, SUBGID, &script));
+    assert!(o.accepted, "{o:?}");
+    assert_eq!(o.uid_map, "0 100000 10");
+}

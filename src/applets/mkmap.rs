@@ -438,6 +438,14 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
     }
     let map = IdMap::new(idmap::parse_mapping(&args[1..])?)?;
     let needs_setfcap = kind == MapKind::Uid && map.ranges().iter().any(|r| r.outside == 0);
+    // The user database and the delegation file (a fixed path) are read
+    // before the drop, as shadow does, so a subuid file readable only by
+    // root still works; nothing the caller names is touched until after it.
+    let (ruid, rgid) = (creds::uid(), creds::gid());
+    let Some((name, pw_gid)) = creds::passwd_entry(ruid) else {
+        anyhow::bail!("cannot determine your user name: uid {ruid} has no passwd entry");
+    };
+    let dels = read_subids(kind, kind.mapper_name())?.delegations(Some(&name), ruid);
     if raised {
         let mut keep = vec![match kind {
             MapKind::Uid => creds::CAP_SETUID,
@@ -449,10 +457,6 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
         creds::drop_to_caller(&keep).context("cannot drop privileges")?;
     }
     let target = Target::open(spec)?;
-    let (ruid, rgid) = (creds::uid(), creds::gid());
-    let Some((name, pw_gid)) = creds::passwd_entry(ruid) else {
-        anyhow::bail!("cannot determine your user name: uid {ruid} has no passwd entry");
-    };
     if target.uid != ruid || target.gid != rgid {
         anyhow::bail!(
             "process {} is owned by uid {} gid {}, not by you (uid {ruid} gid {rgid}): \
@@ -471,7 +475,6 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
         MapKind::Uid => ruid,
         MapKind::Gid => pw_gid,
     };
-    let dels = read_subids(kind, kind.mapper_name())?.delegations(Some(&name), ruid);
     let mut from_subids = false;
     for r in map.ranges() {
         match idmap::grant(kind, r, own, &dels) {
