@@ -926,3 +926,35 @@ fn newuidmap_setuid_reads_a_subuid_file_only_root_may_read() {
     assert!(o.accepted, "{o:?}");
     assert_eq!(o.uid_map, "0 100000 10");
 }
+
+#[test]
+fn mkmap_as_unprivileged_hands_wider_maps_to_a_setuid_newuidmap() {
+    let dir = privileged_dir("mkmap-handoff", Raise::Setuid);
+    let mkmap = applet("mkmap");
+    for path in [
+        format!("{}:/usr/bin:/bin", dir.display()),
+        "/usr/bin:/bin".into(),
+    ] {
+        let script = format!(
+            "$as_nobody {UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\n\
+             PATH={path} $as_nobody {m} uid $P 0:0:1; echo \"root=$?\"\n\
+             PATH={path} $as_nobody {m} uid $P --auto && PATH={path} $as_nobody {m} gid $P --subids; \
+             echo \"rc=$?\"\nmaps $P\nkill -9 $P",
+            m = mkmap.display()
+        );
+        let r = with_subids(SUBUID, SUBGID, &script);
+        assert!(r.stdout.contains("root=1"), "{path}: {r:?}");
+        let o = outcome(r);
+        assert!(o.accepted, "{path}: {o:?}");
+        assert_eq!(o.uid_map, "0 100000 65536", "{path}");
+        assert_eq!(o.gid_map, "0 65534 1 1 200000 65536", "{path}");
+        assert_eq!(o.setgroups, "allow", "{path}");
+        if path.starts_with(&*dir.to_string_lossy()) {
+            assert!(
+                o.stderr.contains("newuidmap: range 0 0 1 refused"),
+                "{}",
+                o.stderr
+            );
+        }
+    }
+}

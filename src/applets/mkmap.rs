@@ -14,7 +14,7 @@ use crate::sys::idmap::{
     TargetSpec,
 };
 use crate::sys::ns::{NsFile, NsKind};
-use crate::sys::process::Exit;
+use crate::sys::process::{self, ExecError, Exit};
 use crate::sys::{creds, hints};
 use crate::usage;
 
@@ -147,6 +147,21 @@ fn write_map(kind: MapKind, a: &WriteArgs, setgroups: Option<Setgroups>) -> Resu
     } else {
         creds::CAP_SETGID
     };
+    let own = match kind {
+        MapKind::Uid => creds::euid(),
+        MapKind::Gid => creds::egid(),
+    };
+    let only_own = matches!(map.ranges(), [r] if r.outside == own && r.count == 1);
+    if !creds::has_effective(cap) && !only_own {
+        // Without privilege a wider map is newuidmap's to write: hand it
+        // over to a setuid (or file-capability) one on PATH, if there is one.
+        if let Some(mapper) = Mapper::find(kind).filter(|m| m.privileged) {
+            if setgroups == Some(Setgroups::Deny) {
+                idmap::write_setgroups(target.dir(), Setgroups::Deny)?;
+            }
+            return Err(exec_mapper(&mapper, &target, &map)?.into());
+        }
+    }
     // user_namespaces(7): a writer without CAP_SETGID may map only its own
     // gid, and only once setgroups is denied.
     let setgroups = setgroups.or_else(|| {
@@ -157,6 +172,29 @@ fn write_map(kind: MapKind, a: &WriteArgs, setgroups: Option<Setgroups>) -> Resu
     }
     idmap::write(target.dir(), kind, &map).map_err(|e| explain_refusal(e, kind, &map))?;
     Ok(Exit::SUCCESS)
+}
+
+/// Replace this process with a privileged newuidmap/newgidmap for `map`,
+/// pointed at the target we hold open (`fd:N`) when it is ours, else by PID.
+/// Returns only if the exec failed.
+fn exec_mapper(mapper: &Mapper, target: &Target, map: &IdMap) -> Result<ExecError> {
+    use std::os::fd::AsRawFd;
+    let target_arg = if mapper.takes_fd_targets() {
+        let fd = target.dir().as_raw_fd();
+        nix::fcntl::fcntl(
+            target.dir(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .context("cannot pass the target on")?;
+        format!("fd:{fd}")
+    } else {
+        target.pid.to_string()
+    };
+    let mut argv: Vec<std::ffi::OsString> = vec![mapper.path.clone().into(), target_arg.into()];
+    for r in map.ranges() {
+        argv.extend([r.inside, r.outside, r.count].map(|n| n.to_string().into()));
+    }
+    Ok(process::exec(&argv))
 }
 
 /// The kernel's EPERM, with the checks that tell which range it refused.
