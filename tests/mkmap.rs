@@ -383,6 +383,7 @@ fn privileged_dir(tag: &str, raise: Raise) -> PrivDir {
         ("newgidmap", "cap_setgid+ep"),
         ("unshare", "cap_setuid+ep"),
         ("mkmap", "cap_setuid+ep"),
+        ("nstools", "cap_setuid+ep"),
     ] {
         let copy = dir.join(name);
         std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
@@ -597,10 +598,14 @@ fn newuidmap_ignores_the_environment_when_privileged() {
 fn privileged_copies_refuse_every_applet_but_the_mappers() {
     for raise in [Raise::Setuid, Raise::FileCaps] {
         let dir = privileged_dir("raised", raise);
-        for (name, args) in [("unshare", "-r id"), ("mkmap", "show")] {
+        for (name, file, args) in [
+            ("unshare", "unshare", "-r id"),
+            ("mkmap", "mkmap", "show"),
+            ("unshare", "nstools", "unshare -r id"),
+        ] {
             let script = format!(
                 "$as_nobody {} {args}; echo \"rc=$?\"",
-                dir.join(name).display()
+                dir.join(file).display()
             );
             let r = with_subids(SUBUID, SUBGID, &script);
             assert!(r.stdout.contains("rc=1"), "{raise:?} {name}: {r:?}");
