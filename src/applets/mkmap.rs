@@ -217,7 +217,12 @@ fn explain_refusal(e: crate::sys::Error, kind: MapKind, map: &IdMap) -> anyhow::
         None if map.ranges().len() > 1 => format!(
             "without privilege only your own {kind} may be mapped; delegated ranges are written by {mapper} (setuid)"
         ),
-        None => "without privilege only your own id may be mapped".to_string(),
+        None if kind == MapKind::Gid => {
+            "without CAP_SETGID your own gid may be mapped only once setgroups is denied: \
+             add --setgroups deny"
+                .to_string()
+        }
+        None => "without privilege only your own id may be mapped, once".to_string(),
     };
     anyhow::Error::new(e.hinted(hint))
 }
