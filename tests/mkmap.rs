@@ -416,7 +416,7 @@ fn with_subids(subuid: &str, subgid: &str, script: &str) -> Run {
          maps() {{ echo \"uid_map=[$(cat /proc/$1/uid_map | tr -s ' \\n' ' ')]\"; \
            echo \"gid_map=[$(cat /proc/$1/gid_map | tr -s ' \\n' ' ')]\"; \
            echo \"setgroups=$(cat /proc/$1/setgroups)\"; }}\n\
-         export -f wait_userns maps\n",
+         export -f wait_userns maps\nexport as_nobody\n",
         d = dir.display()
     );
     let mut cmd = Command::new(UL_UNSHARE);
@@ -667,25 +667,42 @@ fn file_capability_copies_map_delegations_but_not_host_uid_0_without_setfcap() {
 
 #[test]
 fn a_target_pid_replaced_after_it_was_opened_is_not_written() {
-    // In a PID namespace of our own, ns_last_pid makes the kernel hand the
-    // dead target's PID to a new process; the mapper holds the old
-    // /proc/PID directory (fd:3) and must write nothing to the new one.
-    let script = format!(
-        "{UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\nexec 3</proc/$P\n\
-         kill -9 $P; wait $P 2>/dev/null\necho $((P - 1)) > /proc/sys/kernel/ns_last_pid\n\
-         {UL_UNSHARE} -U sleep 120 & Q=$!\nwait_userns $Q\n\
-         [ $P = $Q ] && echo reused\n\
-         mkmap uid fd:3 0:100000:10; echo \"rc=$?\"\nmaps $Q\nkill -9 $Q"
-    );
-    let wrapped = format!(
-        "exec {UL_UNSHARE} --pid --fork --mount-proc bash -c '{}'",
-        script.replace('\'', "'\\''")
-    );
-    let r = with_subids("", "", &wrapped);
-    assert!(r.stdout.contains("reused"), "the PID was not reused: {r:?}");
-    let o = outcome(r);
-    assert!(!o.accepted && o.uid_map.is_empty(), "{o:?}");
-    assert!(o.stderr.contains("No such process"), "{}", o.stderr);
+    let dir = privileged_dir("reuse", Raise::Setuid);
+    // (who runs the targets and the mapper, the mapper command)
+    let cases = [
+        ("", "mkmap uid fd:3 0:100000:10".to_string()),
+        (
+            "$as_nobody ",
+            format!("{} fd:3 0 100000 10", dir.join("newuidmap").display()),
+        ),
+    ];
+    for (who, mapper) in cases {
+        // In a PID namespace of our own, ns_last_pid makes the kernel hand the
+        // dead target's PID to a new process; the mapper holds the old
+        // /proc/PID directory (fd:3) and must write nothing to the new one.
+        let script = format!(
+            "{who}{UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\nexec 3</proc/$P\n\
+             kill -9 $P; wait $P 2>/dev/null\necho $((P - 1)) > /proc/sys/kernel/ns_last_pid\n\
+             {who}{UL_UNSHARE} -U sleep 120 & Q=$!\nwait_userns $Q\n\
+             [ $P = $Q ] && echo reused\n{who}id -u | sed s/^/who=/\n\
+             {who}{mapper}; echo \"rc=$?\"\nmaps $Q\nkill -9 $Q"
+        );
+        let wrapped = format!(
+            "exec {UL_UNSHARE} --pid --fork --mount-proc bash -c '{}'",
+            script.replace('\'', "'\\''")
+        );
+        let r = with_subids(SUBUID, SUBGID, &wrapped);
+        assert!(r.stdout.contains("reused"), "the PID was not reused: {r:?}");
+        let uid = if who.is_empty() { "who=0" } else { "who=65534" };
+        assert!(r.stdout.contains(uid), "{uid}: {r:?}");
+        let o = outcome(r);
+        assert!(!o.accepted && o.uid_map.is_empty(), "{mapper}: {o:?}");
+        assert!(
+            o.stderr.contains("No such process"),
+            "{mapper}: {}",
+            o.stderr
+        );
+    }
 }
 
 /// Shadow's helpers and ours must take the same decisions. Where ours is
