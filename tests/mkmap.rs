@@ -705,8 +705,13 @@ fn a_target_pid_replaced_after_it_was_opened_is_not_written() {
     }
 }
 
-/// Shadow's helpers and ours must take the same decisions. Where ours is
-/// stricter the case says why.
+/// Shadow's helpers and ours must take the same decisions, and leave the
+/// same record in the kernel. Where ours is stricter the case says why.
+/// Ours is also stricter outside this table, with no accept/refuse
+/// difference the kernel would not make anyway: overlapping or wrapping
+/// ranges and host uid 0 without CAP_SETFCAP are refused before any write
+/// (shadow passes them on and the kernel refuses), and ranges are validated
+/// before privileges are dropped rather than on the way to the write.
 #[test]
 fn newuidmap_and_newgidmap_decide_as_shadows_do() {
     let dir = privileged_dir("diff", Raise::Setuid);
