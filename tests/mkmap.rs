@@ -710,8 +710,8 @@ fn a_target_pid_replaced_after_it_was_opened_is_not_written() {
 /// Ours is also stricter outside this table, with no accept/refuse
 /// difference the kernel would not make anyway: overlapping or wrapping
 /// ranges and host uid 0 without CAP_SETFCAP are refused before any write
-/// (shadow passes them on and the kernel refuses), and ranges are validated
-/// before privileges are dropped rather than on the way to the write.
+/// (shadow passes them on and the kernel refuses), so nothing, not even
+/// setgroups, is written for them.
 #[test]
 fn newuidmap_and_newgidmap_decide_as_shadows_do() {
     let dir = privileged_dir("diff", Raise::Setuid);
