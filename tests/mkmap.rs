@@ -985,3 +985,21 @@ fn mkmap_as_unprivileged_hands_wider_maps_to_a_setuid_newuidmap() {
         }
     }
 }
+
+#[test]
+fn newuidmap_without_privilege_says_it_must_be_installed_setuid() {
+    let script = format!(
+        "$as_nobody {UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\n\
+         $as_nobody {m} $P 0 100000 10; echo \"rc=$?\"\nmaps $P\nkill -9 $P",
+        m = applet("newuidmap").display()
+    );
+    let o = outcome(with_subids(SUBUID, SUBGID, &script));
+    assert!(!o.accepted && o.uid_map.is_empty(), "{o:?}");
+    assert!(
+        o.stderr.contains("Operation not permitted")
+            && o.stderr
+                .contains("neither setuid root nor has file capabilities"),
+        "{}",
+        o.stderr
+    );
+}

@@ -552,6 +552,20 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
     if kind == MapKind::Gid && !from_subids && target.setgroups()? != "deny" {
         idmap::write_setgroups(target.dir(), Setgroups::Deny)?;
     }
-    idmap::write(target.dir(), kind, &map)?;
+    idmap::write(target.dir(), kind, &map).map_err(|e| {
+        let cap = match kind {
+            MapKind::Uid => creds::CAP_SETUID,
+            MapKind::Gid => creds::CAP_SETGID,
+        };
+        if e.errno() == Some(nix::errno::Errno::EPERM) && !creds::has_effective(cap) {
+            e.hinted(format!(
+                "this {} is neither setuid root nor has file capabilities: install it with \
+                 make install-setuid",
+                kind.mapper_name()
+            ))
+        } else {
+            e
+        }
+    })?;
     Ok(Exit::SUCCESS)
 }
