@@ -237,8 +237,20 @@ fn set_keepcaps(on: bool) -> Result<()> {
         .what(|| "prctl(PR_SET_KEEPCAPS) failed".into())
 }
 
-/// The user database's entry for a uid: its name and primary group.
+/// The user database's entry for a uid: its name and primary group. Read
+/// from /etc/passwd itself first: a privileged helper should not load NSS
+/// modules (nor can a static binary safely), so only an unprivileged run
+/// falls back to the C library's lookup for users kept elsewhere.
 pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
+    if let Some(entry) = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_line(&text, uid))
+    {
+        return Some(entry);
+    }
+    if is_raised() {
+        return None;
+    }
     uzers::get_user_by_uid(uid).map(|u| {
         (
             u.name().to_string_lossy().into_owned(),
@@ -247,9 +259,14 @@ pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
     })
 }
 
-/// The name of a group, from the group database.
-pub fn group_name(gid: u32) -> Option<String> {
-    uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned())
+/// The name and primary gid of the first passwd(5) line for `uid`.
+fn passwd_line(text: &str, uid: u32) -> Option<(String, u32)> {
+    text.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let (name, _, u, g) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        (!name.is_empty() && u.parse::<u32>().ok()? == uid).then_some(())?;
+        Some((name.to_string(), g.parse().ok()?))
+    })
 }
 
 #[cfg(test)]
@@ -271,5 +288,14 @@ mod tests {
         assert_eq!(resolve_user("0").unwrap(), 0);
         assert_eq!(resolve_group("root").unwrap(), 0);
         assert!(resolve_user("no-such-user-here").is_err());
+    }
+
+    #[test]
+    fn passwd_lines_give_name_and_primary_group() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n+nis\nbad:x:y:1::/:\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        assert_eq!(passwd_line(text, 0), Some(("root".into(), 0)));
+        assert_eq!(passwd_line(text, 65534), Some(("nobody".into(), 65534)));
+        assert_eq!(passwd_line(text, 1000), None);
+        assert_eq!(passwd_entry(0).map(|(n, _)| n).as_deref(), Some("root"));
     }
 }
