@@ -36,3 +36,23 @@ bench: $(BIN)
 
 clean:
 	$(CARGO) clean
+
+# install-setuid: copies of the binary as newuidmap/newgidmap, setuid root,
+# or with FCAPS=1 with file capabilities (cap_setuid / cap_setgid) instead.
+# Started with raised privileges, the binary runs only these two applets.
+FCAPS ?=
+.PHONY: install-setuid
+install-setuid: $(BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	for m in newuidmap newgidmap; do \
+	  rm -f $(DESTDIR)$(BINDIR)/$$m; \
+	  if [ -n "$(FCAPS)" ]; then \
+	    install -m 0755 -o root -g root $(BIN) $(DESTDIR)$(BINDIR)/$$m; \
+	  else \
+	    install -m 4755 -o root -g root $(BIN) $(DESTDIR)$(BINDIR)/$$m; \
+	  fi; \
+	done
+	if [ -n "$(FCAPS)" ]; then \
+	  setcap cap_setuid+ep $(DESTDIR)$(BINDIR)/newuidmap && \
+	  setcap cap_setgid+ep $(DESTDIR)$(BINDIR)/newgidmap; \
+	fi

@@ -7,6 +7,7 @@ use clap::{ArgMatches, Command};
 use crate::sys::process::Exit;
 
 pub mod getopt;
+pub mod mkmap;
 pub mod mountprop;
 pub mod nsenter;
 pub mod setns_run;
@@ -52,6 +53,24 @@ pub static APPLETS: &[Applet] = &[
         about: "see and change mount propagation, and where mount events travel",
         command: mountprop::command,
         run: mountprop::run,
+        name: "mkmap",
+        about: "write, show and check user-namespace id maps",
+        command: mkmap::command,
+        run: mkmap::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "newuidmap",
+        about: "write a uid map within /etc/subuid (shadow's, stricter)",
+        command: mkmap::newuidmap_command,
+        run: mkmap::newuidmap_run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "newgidmap",
+        about: "write a gid map within /etc/subgid (shadow's, stricter)",
+        command: mkmap::newgidmap_command,
+        run: mkmap::newgidmap_run,
         failure_status: 1,
     },
 ];

@@ -12,10 +12,10 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::{getpid, Pid};
 
-use crate::sys::idmap::{self, IdMap, IdRange, MapKind, Setgroups};
+use crate::sys::idmap::{self, IdMap, IdRange, MapKind, Mapper, Setgroups};
 use crate::sys::mount::{self, Propagation};
 use crate::sys::ns::{self, NsFile, NsKind, NsSet};
-use crate::sys::outside::Outside;
+use crate::sys::outside::{MapperRun, Outside};
 use crate::sys::persist::{self, Binding};
 use crate::sys::process::EnvPlan;
 use crate::sys::process::{self, Exit, ProcDir, WaitMode};
@@ -111,6 +111,26 @@ pub struct Args {
         help_heading = "User namespace"
     )]
     map_group: Option<String>,
+    /// Map ranges of uids: INNER:OUTER:COUNT, auto, subids or all (implies --user)
+    #[arg(
+        long = "map-users",
+        value_name = "INNER:OUTER:COUNT|auto|subids|all",
+        help_heading = "User namespace"
+    )]
+    map_users: Vec<String>,
+    /// Map ranges of gids, as --map-users (implies --user)
+    #[arg(
+        long = "map-groups",
+        value_name = "INNER:OUTER:COUNT|auto|subids|all",
+        help_heading = "User namespace"
+    )]
+    map_groups: Vec<String>,
+    /// Map your first subordinate uids and gids from 0 (--map-users=auto --map-groups=auto)
+    #[arg(long = "map-auto", help_heading = "User namespace")]
+    map_auto: bool,
+    /// Map yourself to 0 and your subordinate ids from 1 (--map-users=subids --map-groups=subids)
+    #[arg(long = "map-subids", help_heading = "User namespace")]
+    map_subids: bool,
     /// Owner of the new user namespace (implies --user)
     #[arg(
         long = "owner",
@@ -201,6 +221,13 @@ struct Plan {
     kill_child: Option<Signal>,
     uid_map: Option<u32>,
     gid_map: Option<u32>,
+    /// `--map-users`/`--map-groups`: written from outside, by us as root or
+    /// through newuidmap/newgidmap otherwise.
+    uid_ranges: Option<IdMap>,
+    gid_ranges: Option<IdMap>,
+    /// The newuidmap/newgidmap to use when not root (None: write directly).
+    uid_mapper: Option<Mapper>,
+    gid_mapper: Option<Mapper>,
     owner: Option<(u32, u32)>,
     setgroups: Option<Setgroups>,
     propagation: Option<Propagation>,
@@ -309,7 +336,39 @@ impl Plan {
                 creds::parse_numeric_id(g, "gid")?,
             ));
         }
-        if p.uid_map.is_some() || p.gid_map.is_some() || p.owner.is_some() {
+        let mut users = a.map_users.clone();
+        let mut groups = a.map_groups.clone();
+        for (flag, word) in [(a.map_auto, "auto"), (a.map_subids, "subids")] {
+            if flag {
+                users.push(word.into());
+                groups.push(word.into());
+            }
+        }
+        p.uid_ranges = map_ranges(MapKind::Uid, &users).context("--map-users")?;
+        p.gid_ranges = map_ranges(MapKind::Gid, &groups).context("--map-groups")?;
+        if creds::euid() != 0 {
+            let find = |kind: MapKind| {
+                Mapper::find(kind).with_context(|| {
+                    format!(
+                        "--map-users/--map-groups need {} on PATH (shadow's uidmap package, or \
+                         ours: make install-setuid)",
+                        kind.mapper_name()
+                    )
+                })
+            };
+            if p.uid_ranges.is_some() {
+                p.uid_mapper = Some(find(MapKind::Uid)?);
+            }
+            if p.gid_ranges.is_some() {
+                p.gid_mapper = Some(find(MapKind::Gid)?);
+            }
+        }
+        if p.uid_map.is_some()
+            || p.gid_map.is_some()
+            || p.owner.is_some()
+            || p.uid_ranges.is_some()
+            || p.gid_ranges.is_some()
+        {
             p.kinds.insert(NsKind::User);
         }
         p.setgroups = match a.setgroups.as_deref() {
@@ -383,7 +442,10 @@ impl Plan {
     /// A helper must stay outside when our binds must be made in the old
     /// mount namespace, or our maps written with the old privileges.
     fn needs_outside(&self) -> bool {
-        (self.binds_from_outside() && !self.persist.is_empty()) || self.owner.is_some()
+        (self.binds_from_outside() && !self.persist.is_empty())
+            || self.owner.is_some()
+            || self.uid_ranges.is_some()
+            || self.gid_ranges.is_some()
     }
 
     /// In a new mount namespace our binds would not be seen outside, and in
@@ -423,12 +485,18 @@ impl Plan {
         real_uid: u32,
         real_gid: u32,
     ) -> Result<()> {
+        let mut outside = outside;
+        if let Some(o) = outside.as_deref_mut() {
+            self.write_ranges(o)?;
+        }
         let uid_map = self
             .uid_map
+            .filter(|_| self.uid_ranges.is_none())
             .map(|inside| IdMap::new(vec![IdRange::single(inside, real_uid)]))
             .transpose()?;
         let gid_map = self
             .gid_map
+            .filter(|_| self.gid_ranges.is_none())
             .map(|inside| IdMap::new(vec![IdRange::single(inside, real_gid)]))
             .transpose()?;
         if let Some(o) = outside.filter(|_| self.owner.is_some()) {
@@ -443,18 +511,48 @@ impl Plan {
             }
             return Ok(());
         }
-        if uid_map.is_none() && gid_map.is_none() && self.setgroups.is_none() {
+        let setgroups = self.setgroups.filter(|_| self.gid_ranges.is_none());
+        if uid_map.is_none() && gid_map.is_none() && setgroups.is_none() {
             return Ok(());
         }
         let me = ProcDir::open(None)?;
         if let Some(map) = &uid_map {
             idmap::write(me.as_fd(), MapKind::Uid, map).map_err(hints::explain_map)?;
         }
-        if let Some(sg) = self.setgroups {
+        if let Some(sg) = setgroups {
             idmap::write_setgroups(me.as_fd(), sg)?;
         }
         if let Some(map) = &gid_map {
             idmap::write(me.as_fd(), MapKind::Gid, map).map_err(hints::explain_map)?;
+        }
+        Ok(())
+    }
+
+    /// `--map-users`/`--map-groups`: a map of several ranges must be written
+    /// from the parent user namespace, by the helper left there: directly
+    /// as root, else by newuidmap/newgidmap (util-linux's way), both at once.
+    fn write_ranges(&self, o: &mut Outside) -> Result<()> {
+        let mut runs = Vec::new();
+        if let Some(map) = &self.uid_ranges {
+            match &self.uid_mapper {
+                None => o.write_map(MapKind::Uid, map)?,
+                Some(m) => runs.push(mapper_run(m, map)),
+            }
+        }
+        if let Some(map) = &self.gid_ranges {
+            if let Some(sg) = self.setgroups {
+                o.write_setgroups(sg)?;
+            }
+            match &self.gid_mapper {
+                None => o.write_map(MapKind::Gid, map)?,
+                Some(m) => runs.push(mapper_run(m, map)),
+            }
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        if let Some((i, status)) = o.run_mappers(&runs)? {
+            anyhow::bail!("{} failed (exit status {status})", runs[i].argv[0]);
         }
         Ok(())
     }
@@ -635,6 +733,72 @@ fn ns_id_quirk(old: &NsFile) -> Result<bool> {
         (Ok(old_id), Ok(new_id)) => new_id <= old_id,
         _ => true,
     })
+}
+
+/// The ranges of `--map-users`/`--map-groups` words (None: none given).
+fn map_ranges(kind: MapKind, words: &[String]) -> Result<Option<IdMap>> {
+    let mut ranges = Vec::new();
+    for word in words {
+        match word.as_str() {
+            "auto" | "subids" => {
+                let uid = creds::euid();
+                let own = if kind == MapKind::Uid {
+                    uid
+                } else {
+                    creds::egid()
+                };
+                let name = creds::passwd_entry(uid).map(|(n, _)| n);
+                let path = idmap::subid_path(kind);
+                let file = idmap::SubidFile::read(path)?;
+                for w in &file.warnings {
+                    eprintln!("unshare: warning: {w}");
+                }
+                let dels = file.delegations(name.as_deref(), uid);
+                let first = dels.first().with_context(|| {
+                    format!(
+                        "no subordinate {kind}s for {} in {path}",
+                        name.unwrap_or(uid.to_string())
+                    )
+                })?;
+                ranges.extend(idmap::auto_ranges((word == "subids").then_some(own), first));
+            }
+            "all" => {
+                let me = ProcDir::open(None)?;
+                let text = idmap::read_at(me.as_fd(), kind.file_name())?;
+                ranges.extend(idmap::parse_proc_map(&text)?);
+            }
+            // util-linux before 2.39: OUTER,INNER,COUNT.
+            w if w.contains(',') => {
+                let parts: Vec<&str> = w.split(',').collect();
+                let [outer, inner, count] = parts[..] else {
+                    usage!("'{w}': expected INNER:OUTER:COUNT")
+                };
+                ranges.extend(idmap::parse_mapping(&[inner, outer, count])?);
+            }
+            w => ranges.push(idmap::parse_range(w)?),
+        }
+    }
+    if ranges.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(IdMap::new(ranges)?))
+}
+
+/// The command line of newuidmap/newgidmap for a map (the helper adds the
+/// target).
+fn mapper_run(mapper: &Mapper, map: &IdMap) -> MapperRun {
+    let mut argv = vec![mapper.path.to_string_lossy().into_owned()];
+    for r in map.ranges() {
+        argv.extend([
+            r.inside.to_string(),
+            r.outside.to_string(),
+            r.count.to_string(),
+        ]);
+    }
+    MapperRun {
+        argv,
+        fd_target: mapper.takes_fd_targets(),
+    }
 }
 
 fn setgroups_denied() -> bool {

@@ -176,6 +176,99 @@ pub fn has_effective(cap: u32) -> bool {
 /// CAP_SYS_ADMIN, the capability most namespace calls need.
 pub const CAP_SYS_ADMIN: u32 = 21;
 
+/// CAP_SETGID, CAP_SETUID, CAP_SETFCAP (linux/capability.h).
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETFCAP: u32 = 31;
+
+/// Whether a capability is in our permitted set (so it can be kept).
+pub fn has_permitted(cap: u32) -> bool {
+    let Ok(data) = capget() else { return false };
+    let (word, bit) = ((cap / 32) as usize, cap % 32);
+    word < 2 && data[word].permitted & (1 << bit) != 0
+}
+
+/// Become the real user and group that started us, keeping only `keep`
+/// (those of them we hold) as permitted and effective capabilities: what a
+/// setuid-root or file-capability helper does before touching anything the
+/// caller names. The process stays non-dumpable (the kernel's rule after a
+/// change of credentials), so the caller cannot ptrace the capabilities.
+pub fn drop_to_caller(keep: &[u32]) -> Result<()> {
+    let (ruid, rgid) = (uid(), gid());
+    set_keepcaps(true)?;
+    let r = (|| {
+        let g = Gid::from_raw(rgid);
+        unistd::setresgid(g, g, g).what(|| format!("setresgid {rgid} failed"))?;
+        let u = Uid::from_raw(ruid);
+        unistd::setresuid(u, u, u).what(|| format!("setresuid {ruid} failed"))
+    })();
+    let kept = set_keepcaps(false);
+    r?;
+    kept?;
+    let old = capget()?;
+    let mut data = [CapData::default(); 2];
+    for &cap in keep {
+        let (word, bit) = ((cap / 32) as usize, cap % 32);
+        if word < 2 && old[word].permitted & (1 << bit) != 0 {
+            data[word].permitted |= 1 << bit;
+            data[word].effective |= 1 << bit;
+        }
+    }
+    capset(&data)?;
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no further arguments.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(rc).what(|| "cannot clear ambient capabilities".into())?;
+    Ok(())
+}
+
+fn set_keepcaps(on: bool) -> Result<()> {
+    // SAFETY: PR_SET_KEEPCAPS takes 0 or 1.
+    let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
+    Errno::result(rc)
+        .map(drop)
+        .what(|| "prctl(PR_SET_KEEPCAPS) failed".into())
+}
+
+/// The user database's entry for a uid: its name and primary group. Read
+/// from /etc/passwd itself first: a privileged helper should not load NSS
+/// modules (nor can a static binary safely), so only an unprivileged run
+/// falls back to the C library's lookup for users kept elsewhere.
+pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
+    if let Some(entry) = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_line(&text, uid))
+    {
+        return Some(entry);
+    }
+    if is_raised() {
+        return None;
+    }
+    uzers::get_user_by_uid(uid).map(|u| {
+        (
+            u.name().to_string_lossy().into_owned(),
+            u.primary_group_id(),
+        )
+    })
+}
+
+/// The name and primary gid of the first passwd(5) line for `uid`.
+fn passwd_line(text: &str, uid: u32) -> Option<(String, u32)> {
+    text.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let (name, _, u, g) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        (!name.is_empty() && u.parse::<u32>().ok()? == uid).then_some(())?;
+        Some((name.to_string(), g.parse().ok()?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +288,15 @@ mod tests {
         assert_eq!(resolve_user("0").unwrap(), 0);
         assert_eq!(resolve_group("root").unwrap(), 0);
         assert!(resolve_user("no-such-user-here").is_err());
+    }
+
+    #[test]
+    fn passwd_lines_give_name_and_primary_group() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n+nis\nbad:x:y:1::/:\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        assert_eq!(passwd_line(text, 0), Some(("root".into(), 0)));
+        assert_eq!(passwd_line(text, 65534), Some(("nobody".into(), 65534)));
+        assert_eq!(passwd_line(text, 1000), None);
+        assert_eq!(passwd_entry(0).map(|(n, _)| n).as_deref(), Some("root"));
     }
 }
 

@@ -26,6 +26,7 @@ const REQ_MAP_UID: u8 = b'u';
 const REQ_MAP_GID: u8 = b'g';
 const REQ_SETGROUPS_DENY: u8 = b'd';
 const REQ_SETGROUPS_ALLOW: u8 = b'a';
+const REQ_RUN_MAPPER: u8 = b'm';
 
 /// The parent's handle on the helper.
 #[derive(Debug)]
@@ -256,12 +257,138 @@ fn serve(parent_dir: OwnedFd, mut requests: std::fs::File, mut replies: std::fs:
                 errno_of(idmap::write_setgroups(parent_dir.as_fd(), Setgroups::Allow)),
                 0,
             ),
+            REQ_RUN_MAPPER => {
+                let Some(n) = get_u32(&mut requests) else {
+                    return 1;
+                };
+                let mut jobs = Vec::new();
+                for _ in 0..n.min(8) {
+                    let (Some(fd_target), Some(argv)) =
+                        (get_u32(&mut requests), get_bytes(&mut requests))
+                    else {
+                        return 1;
+                    };
+                    jobs.push((fd_target != 0, argv));
+                }
+                run_mappers(parent_dir.as_fd(), &jobs)
+            }
             _ => return 1,
         };
         let mut reply = errno.to_ne_bytes().to_vec();
         reply.extend(index.to_ne_bytes());
         if replies.write_all(&reply).is_err() {
             return 1;
+        }
+    }
+}
+
+/// One newuidmap/newgidmap run for the helper: the program and its ranges
+/// (the target is inserted by the helper), and whether it takes `fd:N`.
+#[derive(Clone, Debug)]
+pub struct MapperRun {
+    pub argv: Vec<String>,
+    pub fd_target: bool,
+}
+
+impl Outside {
+    /// Have the helper run newuidmap/newgidmap on our user namespace, all
+    /// at once (the uid and gid maps are independent files). The target,
+    /// inserted first, is `fd:3` (our `/proc` directory, which the helper
+    /// holds) for a mapper that takes fd targets, else our PID (safe here:
+    /// we are alive and blocked on the reply, so it cannot be reused).
+    /// Returns the index and exit status of the first that failed.
+    pub fn run_mappers(&mut self, runs: &[MapperRun]) -> Result<Option<(usize, i32)>> {
+        let mut msg = vec![REQ_RUN_MAPPER];
+        msg.extend((runs.len() as u32).to_ne_bytes());
+        for r in runs {
+            msg.extend((r.fd_target as u32).to_ne_bytes());
+            put(&mut msg, r.argv.join("\0").as_bytes());
+        }
+        let (status, index) = self.ask(&msg)?;
+        let name = |i: u32| {
+            runs.get(i as usize)
+                .and_then(|r| r.argv.first().cloned())
+                .unwrap_or_default()
+        };
+        if status < 0 {
+            return Err(Error::os(
+                format!("cannot run {}", name(index)),
+                Errno::from_raw(-status),
+            ));
+        }
+        Ok((status != 0).then_some((index as usize, status)))
+    }
+}
+
+/// In the helper: start every mapper on the parent, then wait for them all.
+/// Returns (0, 0), or the first failure's status (128+N if killed, -errno
+/// if it could not start) and index.
+fn run_mappers(parent_dir: std::os::fd::BorrowedFd<'_>, jobs: &[(bool, Vec<u8>)]) -> (i32, u32) {
+    let mut children = Vec::new();
+    let mut failure = (0, 0);
+    for (i, (fd_target, argv)) in jobs.iter().enumerate() {
+        match spawn_mapper(parent_dir, *fd_target, argv) {
+            Ok(pid) => children.push((i, pid)),
+            Err(e) if failure.0 == 0 => failure = (e, i as u32),
+            Err(_) => {}
+        }
+    }
+    for (i, child) in children {
+        let status = loop {
+            match waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => break code,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => break -(e as i32),
+            }
+        };
+        if status != 0 && failure.0 == 0 {
+            failure = (status, i as u32);
+        }
+    }
+    failure
+}
+
+fn spawn_mapper(
+    parent_dir: std::os::fd::BorrowedFd<'_>,
+    fd_target: bool,
+    argv: &[u8],
+) -> std::result::Result<Pid, i32> {
+    use std::os::fd::AsRawFd;
+    let mut words: Vec<std::ffi::CString> = Vec::new();
+    for w in argv.split(|&b| b == 0) {
+        words.push(std::ffi::CString::new(w).map_err(|_| -libc::EINVAL)?);
+    }
+    if words.len() < 2 {
+        return Err(-libc::EINVAL);
+    }
+    let target = if fd_target {
+        "fd:3".to_string()
+    } else {
+        unistd::getppid().to_string()
+    };
+    words.insert(1, std::ffi::CString::new(target).expect("no NUL"));
+    // SAFETY: single-threaded; the child only sets up fd 3 and execs.
+    match unsafe { unistd::fork() } {
+        Err(e) => Err(-(e as i32)),
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Child) => {
+            if fd_target {
+                // SAFETY: dup2 onto 3 gives the mapper the directory without
+                // O_CLOEXEC; dup first when the directory already is fd 3.
+                unsafe {
+                    let mut src = parent_dir.as_raw_fd();
+                    if src == 3 {
+                        src = libc::dup(src);
+                    }
+                    if libc::dup2(src, 3) < 0 {
+                        libc::_exit(127);
+                    }
+                }
+            }
+            let _ = unistd::execv(&words[0], &words);
+            // SAFETY: _exit after a failed exec, as a shell does.
+            unsafe { libc::_exit(127) }
         }
     }
 }
