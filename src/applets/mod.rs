@@ -53,6 +53,9 @@ pub static APPLETS: &[Applet] = &[
         about: "see and change mount propagation, and where mount events travel",
         command: mountprop::command,
         run: mountprop::run,
+        failure_status: 1,
+    },
+    Applet {
         name: "mkmap",
         about: "write, show and check user-namespace id maps",
         command: mkmap::command,
