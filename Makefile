@@ -43,8 +43,11 @@ install: $(BIN)
 	install -d "$(DESTDIR)$(BINDIR)"
 	install -m 0755 $(BIN) "$(DESTDIR)$(BINDIR)/nstools"
 	for a in $(APPLETS); do ln -sfn nstools "$(DESTDIR)$(BINDIR)/$$a"; done
+	# An alias page (newuidmap.1) is a link to its page in man/, and stays one.
 	for p in $(MANPAGES); do \
-	  d="$(DESTDIR)$(MANDIR)/man$${p##*.}"; install -d "$$d" && install -m 0644 "$$p" "$$d/" || exit 1; \
+	  d="$(DESTDIR)$(MANDIR)/man$${p##*.}"; install -d "$$d" || exit 1; \
+	  if [ -L "$$p" ]; then ln -sfn "$$(readlink "$$p")" "$$d/$${p##*/}" || exit 1; \
+	  else install -m 0644 "$$p" "$$d/" || exit 1; fi; \
 	done
 	install -d "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
 	install -m 0644 $(BASHCOMP) "$(DESTDIR)$(BASHCOMPDIR)/"

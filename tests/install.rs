@@ -80,10 +80,11 @@ fn expected(bindir: &str, mandir: &str, comp: [&str; 3]) -> BTreeMap<String, Str
     }
     for page in repo_files("man", |n| n.ends_with(".1") || n.ends_with(".8")) {
         let section = page.rsplit('.').next().unwrap().to_string();
-        want.insert(
-            format!("{mandir}/man{section}/{page}"),
-            "file 644".to_string(),
-        );
+        let kind = match std::fs::read_link(root().join("man").join(&page)) {
+            Ok(target) => format!("link -> {}", target.display()),
+            Err(_) => "file 644".to_string(),
+        };
+        want.insert(format!("{mandir}/man{section}/{page}"), kind);
     }
     for (shell, dir) in ["bash", "zsh", "fish"].iter().zip(comp) {
         for f in repo_files(&format!("completions/{shell}"), |_| true) {

@@ -782,23 +782,35 @@ pub fn page_file(src: &Source, sources: &[Source]) -> String {
     format!("{}.{section}", src.name)
 }
 
-/// Every man page: (file name in `man/`, contents).
+/// Every man page: (file name in `man/`, contents). Names documented on
+/// another page (`alias-of`) are links instead: see `man_links`.
 pub fn man_pages() -> Result<Vec<(String, String)>, String> {
     let sources = load_sources()?;
     let mut pages = Vec::new();
-    for src in &sources {
-        let file = page_file(src, &sources);
-        let text = match &src.alias_of {
-            Some(target) => {
-                let t = sources.iter().find(|s| &s.name == target).unwrap();
-                format!(".so man{}/{}.{}\n", t.section, t.name, t.section)
-            }
-            None if src.name == MULTICALL => multicall_page(src, &sources),
-            None => applet_page(src, &sources),
+    for src in sources.iter().filter(|s| s.alias_of.is_none()) {
+        let text = if src.name == MULTICALL {
+            multicall_page(src, &sources)
+        } else {
+            applet_page(src, &sources)
         };
-        pages.push((file, text));
+        pages.push((page_file(src, &sources), text));
     }
     Ok(pages)
+}
+
+/// The alias pages: (link name in `man/`, the page it points to, in the
+/// same directory). Symbolic links, so `man -l man/newuidmap.1` works in
+/// the tree and `make install` copies them as links.
+pub fn man_links() -> Result<Vec<(String, String)>, String> {
+    let sources = load_sources()?;
+    Ok(sources
+        .iter()
+        .filter_map(|s| {
+            let target = s.alias_of.as_ref()?;
+            let t = sources.iter().find(|t| &t.name == target)?;
+            Some((page_file(s, &sources), page_file(t, &sources)))
+        })
+        .collect())
 }
 
 fn applet_page(src: &Source, sources: &[Source]) -> String {
@@ -859,7 +871,10 @@ fn applet_page(src: &Source, sources: &[Source]) -> String {
         let alias_cmd = applet_command(&a.name);
         let _ = writeln!(out, ".SS {}", quote_arg(&format!("{} arguments", a.name)));
         for (_, args) in option_groups(&alias_cmd) {
-            for arg in &args {
+            for arg in args
+                .iter()
+                .filter(|a| !matches!(a.get_action(), ArgAction::Help | ArgAction::Version))
+            {
                 let header = if arg.is_positional() {
                     format!(
                         "\\fI{}\\fR",
@@ -1097,14 +1112,14 @@ fn bash_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
     let mut s = format!(
         "\n# Values known only at run time: process ids, names in /run/netns.\n\
          {wrapper}() {{\n\
-         \x20   local cur=\"${{COMP_WORDS[COMP_CWORD]}}\" prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         \x20   local cur=\"${{COMP_WORDS[COMP_CWORD]-}}\" prev=\"${{COMP_WORDS[COMP_CWORD-1]-}}\"\n\
          \x20   local first=0\n"
     );
     if name == MULTICALL {
         s.push_str("    first=1\n");
     }
     s.push_str(
-        "    local applet=\"${COMP_WORDS[first]##*/}\" sub=\"${COMP_WORDS[first+1]}\"\n\
+        "    local applet=\"${COMP_WORDS[first]##*/}\" sub=\"${COMP_WORDS[first+1]-}\"\n\
 ",
     );
     for (applet, args) in targets {
@@ -1146,7 +1161,7 @@ fn bash_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
                     // `--long=VALUE`: one word, or three when `=` breaks words.
                     let _ = writeln!(
                         s,
-                        "        if [[ {sub_test}$prev == = && ${{COMP_WORDS[COMP_CWORD-2]}} == --{l} ]]; then\n\
+                        "        if [[ {sub_test}$prev == = && ${{COMP_WORDS[COMP_CWORD-2]-}} == --{l} ]]; then\n\
                          \x20           COMPREPLY=($(compgen -W \"{values}\" -- \"$cur\")); return 0\n\
                          \x20       fi"
                     );
@@ -1275,24 +1290,23 @@ fn fish_values(kind: Dynamic) -> &'static str {
     }
 }
 
-/// fish: more `complete` lines for the same options add their values.
+/// fish: more `complete` lines for the same options add their values; a
+/// positional is recognised by the number of words before the cursor.
 fn fish_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
     let mut s =
         String::from("\n# Values known only at run time: process ids, names in /run/netns.\n");
     for (applet, args) in targets {
         for d in args {
             let mut cond = Vec::new();
+            let mut words = 0;
             if name == MULTICALL {
                 cond.push(format!("__fish_seen_subcommand_from {applet}"));
+                words += 1;
             }
             if let Some(sub) = &d.sub {
                 cond.push(format!("__fish_seen_subcommand_from {sub}"));
+                words += 1;
             }
-            let cond = if cond.is_empty() {
-                String::new()
-            } else {
-                format!(" -n \"{}\"", cond.join("; and "))
-            };
             let mut spec = String::new();
             if let Some(c) = d.short {
                 let _ = write!(spec, " -s {c}");
@@ -1300,9 +1314,24 @@ fn fish_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
             if let Some(l) = &d.long {
                 let _ = write!(spec, " -l {l}");
             }
+            if let Some(idx) = d.index {
+                cond.push(format!(
+                    "test (count (commandline -opc)) -eq {}",
+                    words + idx
+                ));
+                spec.push_str(" -f");
+            } else {
+                spec.push_str(" -x");
+            }
+            let cond = format!(" -n \"{}\"", cond.join("; and "));
+            let cond = if cond == " -n \"\"" {
+                String::new()
+            } else {
+                cond
+            };
             let _ = writeln!(
                 s,
-                "complete -c {name}{cond}{spec} -x -a \"{}\"",
+                "complete -c {name}{cond}{spec} -a \"{}\"",
                 fish_values(d.kind)
             );
         }
