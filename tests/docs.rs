@@ -178,10 +178,13 @@ fn every_applet_page_lists_every_visible_option() {
 
 #[test]
 fn every_applet_help_fits_80_columns() {
-    let names = applets();
+    let mut names = applets();
     assert!(names.contains(&"unshare".to_string()));
+    names.push("nstools".to_string());
     for name in names {
-        let r = run(&name, &["--help"]);
+        let mut cmd = Command::new(bin_dir().join(&name));
+        cmd.arg("--help");
+        let r = run_command(cmd, TIMEOUT);
         r.assert_ok();
         assert!(r.stdout.lines().count() > 3, "{name}: {}", r.stdout);
         for line in r.stdout.lines() {
@@ -489,6 +492,67 @@ fn zsh_loads_every_completion() {
         "{:?}\n{}",
         r.status,
         r.stderr
+    );
+}
+
+/// Type each line into an interactive zsh (through zsh/zpty) whose fpath
+/// holds `fpath`, press Tab, and return what the command line became.
+fn zsh_complete(fpath: &Path, lines: &[&str], setup: &str) -> Vec<String> {
+    let dir = scratch("zsh");
+    let out = dir.join("out");
+    let quoted: Vec<String> = lines.iter().map(|l| format!("'{l}'")).collect();
+    let program = format!(
+        "zmodload zsh/zpty\n\
+         zpty z 'zsh -f -i'\n\
+         zpty -w z \"PS1='> '; fpath=({fpath} \\$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null\"\n\
+         zpty -w z '_show() {{ print -r -- \"<$BUFFER>\" >> {out}; BUFFER=; }}; zle -N _show; bindkey \"^T\" _show'\n\
+         n=0\n\
+         for line in {lines}; do\n\
+           zpty -w -n z \"$line\"$'\\t\\x14'; (( n++ ))\n\
+           for i in {{1..200}}; do [[ -f {out} && $(wc -l < {out}) -ge $n ]] && break; sleep 0.05; done\n\
+         done\n\
+         zpty -d z",
+        fpath = fpath.display(),
+        out = out.display(),
+        lines = quoted.join(" ")
+    );
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args(["-m", "--propagation", "private", "bash", "-c"])
+        .arg(format!("{setup}\nexec zsh -f -c \"$0\""))
+        .arg(&program);
+    let r = run_command(cmd, TIMEOUT);
+    assert!(r.ok(), "{:?}\n{}", r.status, r.stderr);
+    let got: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim_start_matches('<').trim_end_matches('>').to_string())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    got
+}
+
+#[test]
+fn zsh_completes_applet_names_options_and_values() {
+    let got = zsh_complete(
+        &root().join("completions/zsh"),
+        &[
+            "nstools un",
+            "unshare --prop",
+            "nstools unshare --map-r",
+            "unshare --propagation sl",
+            "unshare -r setpri",
+        ],
+        "",
+    );
+    assert_eq!(
+        got,
+        [
+            "nstools unshare ",
+            "unshare --propagation=",
+            "nstools unshare --map-root-user ",
+            "unshare --propagation slave ",
+            "unshare -r setpriv ",
+        ]
     );
 }
 

@@ -1040,6 +1040,7 @@ pub fn completion_script(
     mut cmd: Command,
     targets: &[(String, Vec<DynArg>)],
 ) -> String {
+    cmd = programs_are_commands(cmd);
     if shell == Shell::Zsh {
         cmd = mark_dynamic(cmd, name, targets);
     }
@@ -1066,6 +1067,29 @@ pub fn completion_script(
         text.push_str(&addition);
     }
     with_header(shell, name, &text)
+}
+
+/// A trailing `PROGRAM [ARGUMENT...]` completes as a command line (a
+/// command name, then that command's own completion) where the shell can.
+fn programs_are_commands(cmd: Command) -> Command {
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut cmd = cmd.mut_args(|a| {
+        let takes_command = a.is_positional()
+            && a.is_trailing_var_arg_set()
+            && a.get_value_hint() == clap::ValueHint::Unknown;
+        if takes_command {
+            a.value_hint(clap::ValueHint::CommandWithArguments)
+        } else {
+            a
+        }
+    });
+    for sub in subs {
+        cmd = cmd.mut_subcommand(sub, programs_are_commands);
+    }
+    cmd
 }
 
 /// The generated script with a "do not edit" note (after zsh's
