@@ -5,7 +5,7 @@
 //! scripts load in bash, zsh and fish and complete what they should.
 
 mod common;
-#[path = "../examples/gendocs/gen.rs"]
+#[path = "../examples/gendocs/gen/mod.rs"]
 mod gen;
 
 use std::path::{Path, PathBuf};
@@ -511,6 +511,7 @@ fn zsh_complete(fpath: &Path, lines: &[&str], setup: &str) -> Vec<String> {
            zpty -w -n z \"$line\"$'\\t\\x14'; (( n++ ))\n\
            for i in {{1..200}}; do [[ -f {out} && $(wc -l < {out}) -ge $n ]] && break; sleep 0.05; done\n\
          done\n\
+         while zpty -r -t z chunk; do print -rn -- \"$chunk\" >> {out}.screen; done\n\
          zpty -d z",
         fpath = fpath.display(),
         out = out.display(),
@@ -527,6 +528,11 @@ fn zsh_complete(fpath: &Path, lines: &[&str], setup: &str) -> Vec<String> {
         .lines()
         .map(|l| l.trim_start_matches('<').trim_end_matches('>').to_string())
         .collect();
+    if got.len() != lines.len() {
+        // Say what the terminal showed.
+        let screen = std::fs::read_to_string(dir.join("out.screen")).unwrap_or_default();
+        eprintln!("zsh screen for {lines:?}:\n{screen:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     got
 }
