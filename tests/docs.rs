@@ -196,6 +196,36 @@ fn every_applet_help_fits_80_columns() {
     }
 }
 
+#[test]
+fn help_groups_options_as_the_man_page_does() {
+    for a in nstools::applets::APPLETS {
+        let r = run(a.name, &["--help"]);
+        // clap's group titles: a line "Heading:" at column 0.
+        let help_groups: Vec<String> = r
+            .assert_ok()
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with(' ') && l.ends_with(':') && !l.contains("Usage"))
+            .map(|l| l.trim_end_matches(':').to_string())
+            .collect();
+        let page_groups: Vec<String> = gen::option_groups(&gen::applet_command(a.name))
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        if gen::applet_command(a.name).has_subcommands() {
+            // Subcommands are listed under "Commands:" in --help, and each
+            // gets its own subsection on the page.
+            assert!(help_groups.iter().any(|g| g == "Commands"), "{}", a.name);
+            continue;
+        }
+        assert_eq!(
+            help_groups, page_groups,
+            "{}: --help and the man page group differently",
+            a.name
+        );
+    }
+}
+
 fn all_args(cmd: &ClapCommand) -> Vec<(String, Arg)> {
     let mut out: Vec<(String, Arg)> = cmd
         .get_arguments()
