@@ -372,6 +372,31 @@ fn every_readme_example_runs_and_shows_its_output() {
 }
 
 #[test]
+fn readme_has_a_section_with_an_example_per_applet() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let applets_part = readme
+        .split("\n## Applets\n")
+        .nth(1)
+        .expect("README.md has a '## Applets' section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    for a in nstools::applets::APPLETS {
+        // Aliases (newuidmap on mkmap's page) share their target's section.
+        let src = gen::load_source(a.name).unwrap();
+        let name = src.alias_of.as_deref().unwrap_or(a.name);
+        let section = applets_part
+            .split("\n### ")
+            .find(|s| s.lines().next().is_some_and(|l| l.trim() == name))
+            .unwrap_or_else(|| panic!("README.md: no '### {name}' under '## Applets'"));
+        assert!(
+            section.contains("```console\n$ "),
+            "README.md: '### {name}' shows no ```console example"
+        );
+    }
+}
+
+#[test]
 fn a_wrong_example_output_is_reported() {
     let ex = gen::Example {
         origin: "test".into(),
