@@ -52,6 +52,35 @@ fn a_missing_page_source_is_named_in_the_error() {
     assert!(err.contains("man/src/no-such-applet.md"), "{err}");
 }
 
+/// A page source with these sections, each with its examples.
+fn source_with(name: &str, sections: &[&str], examples: usize) -> Result<(), String> {
+    let mut text = String::from("---\nsection: 1\n---\n");
+    for s in sections {
+        text.push_str(&format!("# {s}\nText.\n\n"));
+    }
+    for _ in 0..examples {
+        text.push_str("```console\n$ true\n```\n\n");
+    }
+    let src = gen::parse_source(name, Path::new("man/src/x.md"), &text)?;
+    gen::check_source(&src)
+}
+
+#[test]
+fn a_page_source_without_what_generation_cannot_give_is_refused() {
+    let all = ["DESCRIPTION", "EXIT STATUS", "SEE ALSO", "EXAMPLES"];
+    assert_eq!(source_with("unshare", &all, 4), Ok(()));
+    let err = source_with("unshare", &all[1..], 4).unwrap_err();
+    assert!(err.contains("'# DESCRIPTION'"), "{err}");
+    let err = source_with("unshare", &all, 3).unwrap_err();
+    assert!(err.contains("at least 4"), "{err}");
+    let err = source_with("mkmap", &all, 4).unwrap_err();
+    assert!(err.contains("'# SECURITY'"), "{err}");
+    let with_security = [&all[..], &["SECURITY"]].concat();
+    assert_eq!(source_with("mkmap", &with_security, 4), Ok(()));
+    let err = gen::parse_source("x", Path::new("x.md"), "# DESCRIPTION\n").unwrap_err();
+    assert!(err.contains("front matter"), "{err}");
+}
+
 #[test]
 fn committed_man_pages_are_what_the_code_generates() {
     let pages = gen::man_pages().unwrap_or_else(|e| panic!("{e}"));

@@ -219,6 +219,8 @@ pub(super) fn parse_directives(text: &str) -> Result<Vec<(String, String)>, Stri
 
 /// The sections each applet page must write by hand.
 pub const REQUIRED_SECTIONS: &[&str] = &["DESCRIPTION", "EXIT STATUS", "EXAMPLES", "SEE ALSO"];
+/// Sections some pages need besides those: (applet, section).
+pub const REQUIRED_FOR: &[(&str, &str)] = &[("mkmap", "SECURITY")];
 /// How many examples each applet page must show at least.
 pub const MIN_EXAMPLES: usize = 4;
 
@@ -227,7 +229,11 @@ pub fn check_source(src: &Source) -> Result<(), String> {
     if src.alias_of.is_some() {
         return Ok(());
     }
-    for want in REQUIRED_SECTIONS {
+    let extra = REQUIRED_FOR
+        .iter()
+        .filter(|(applet, _)| *applet == src.name)
+        .map(|(_, section)| section);
+    for want in REQUIRED_SECTIONS.iter().chain(extra) {
         if !src
             .blocks
             .iter()
