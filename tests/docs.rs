@@ -560,7 +560,7 @@ fn fish_loads_and_completes_applet_names_and_options() {
 fn zsh_loads_every_completion() {
     let dir = root().join("completions/zsh");
     let program = format!(
-        "fpath=({dir} $fpath); autoload -Uz compinit; compinit -u -D -d /dev/null\n\
+        "fpath=({dir} $fpath); autoload -Uz compinit; compinit -u -D -d /nonexistent/zcompdump\n\
          for f in {dir}/_*; do autoload -Uz ${{f:t}}; source $f || exit 9; done\n\
          for name in $(nstools --list) nstools; do\n\
            [[ $_comps[$name] == _$name ]] || {{ echo \"no completion for $name\" >&2; exit 8; }}\n\
@@ -588,7 +588,7 @@ fn zsh_complete(fpath: &Path, lines: &[&str], setup: &str) -> Vec<String> {
     let program = format!(
         "zmodload zsh/zpty\n\
          zpty z 'zsh -f -i'\n\
-         zpty -w z \"PS1='> '; fpath=({fpath} \\$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null\"\n\
+         zpty -w z \"PS1='> '; fpath=({fpath} \\$fpath); autoload -Uz compinit; compinit -u -D -d /nonexistent/zcompdump\"\n\
          zpty -w z '_show() {{ print -r -- \"<$BUFFER>\" >> {out}; BUFFER=; }}; zle -N _show; bindkey \"^T\" _show'\n\
          n=0\n\
          for line in {lines}; do\n\
@@ -765,7 +765,7 @@ fn zsh_routes_pids_and_netns_names_to_its_helpers() {
     assert!(text.contains(":_nstools_netns_names'"), "{text}");
     assert!(!text.contains("NSTOOLSDYN"), "{text}");
     let program = format!(
-        "autoload -Uz compinit; compinit -u -D -d /dev/null; source {s} || exit 9\n\
+        "autoload -Uz compinit; compinit -u -D -d /nonexistent/zcompdump; source {s} || exit 9\n\
          (( $+functions[_nstools_pids] && $+functions[_nstools_netns_names] )) || exit 8",
         s = script.display()
     );
