@@ -12,7 +12,7 @@ RELEASE := target/release/nstools
 # The binary to install (the tests install their debug build).
 BIN     ?= $(RELEASE)
 # The applet names come from the binary itself, so they never drift.
-APPLETS  = $(shell $(BIN) --list)
+APPLETS  = $(shell $(BIN) --list 2>/dev/null)
 # What gets installed besides the binary: the committed, generated files.
 MANPAGES := $(wildcard man/*.1 man/*.8)
 BASHCOMP := $(wildcard completions/bash/*)
