@@ -509,6 +509,22 @@ fn bash_completes_applet_names_options_and_values() {
         bash_complete(&unshare, &["unshare", "--map-r"]),
         ["--map-root-user"]
     );
+    // The program is a command; option values are not taken for it.
+    for words in [
+        &["unshare", "-r", "setpri"][..],
+        &["unshare", "--propagation", "slave", "-m", "setpri"],
+        &["unshare", "-rw", "/", "setpri"],
+        &["nstools", "unshare", "-r", "setpri"],
+        &["unshare", "--", "setpri"],
+    ] {
+        let script = if words[0] == "nstools" {
+            &nstools
+        } else {
+            &unshare
+        };
+        assert_eq!(bash_complete(script, words), ["setpriv"], "{words:?}");
+    }
+    assert_eq!(bash_complete(&unshare, &["unshare", "-w", "/et"]), ["/etc"]);
 }
 
 #[test]

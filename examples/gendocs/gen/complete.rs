@@ -126,6 +126,7 @@ pub fn completion_script(
     mut cmd: Command,
     targets: &[(String, Vec<DynArg>)],
 ) -> String {
+    let programs = program_targets(name, &cmd);
     cmd = programs_are_commands(cmd);
     if shell == Shell::Zsh {
         cmd = mark_dynamic(cmd, name, targets);
@@ -134,8 +135,10 @@ pub fn completion_script(
     clap_complete::generate(shell, &mut cmd, name, &mut buf);
     let mut text = String::from_utf8(buf).expect("completion scripts are UTF-8");
     let addition = match shell {
+        Shell::Bash if !targets.is_empty() || !programs.is_empty() => {
+            bash_addition(name, targets, &programs)
+        }
         _ if targets.is_empty() => String::new(),
-        Shell::Bash => bash_addition(name, targets),
         Shell::Zsh => zsh_addition(targets),
         Shell::Fish => fish_addition(name, targets),
         _ => String::new(),
@@ -216,11 +219,102 @@ fn bash_values(kind: Dynamic) -> &'static str {
 
 /// bash: a wrapper that answers the dynamic arguments and leaves the rest
 /// to clap's function.
-fn bash_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
+/// An applet whose trailing arguments are a program and its arguments:
+/// its name and the options that take their value as the next word.
+#[derive(Debug, Clone)]
+pub struct ProgramTarget {
+    pub applet: String,
+    pub long_values: Vec<String>,
+    pub short_values: Vec<char>,
+}
+
+/// The applets of `name`'s script (every applet, for the multicall) that
+/// end in a program to run.
+fn program_targets(name: &str, cmd: &Command) -> Vec<ProgramTarget> {
+    let applets: Vec<(String, &Command)> = if name == MULTICALL {
+        cmd.get_subcommands()
+            .map(|s| (s.get_name().to_string(), s))
+            .collect()
+    } else {
+        vec![(name.to_string(), cmd)]
+    };
+    applets
+        .into_iter()
+        .filter(|(_, c)| c.get_positionals().any(|a| a.is_trailing_var_arg_set()))
+        .map(|(applet, c)| {
+            let separate: Vec<&Arg> = c
+                .get_arguments()
+                .filter(|a| {
+                    !a.is_positional()
+                        && !a.is_require_equals_set()
+                        && a.get_num_args().is_some_and(|n| n.min_values() > 0)
+                })
+                .collect();
+            ProgramTarget {
+                applet,
+                long_values: separate
+                    .iter()
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .collect(),
+                short_values: separate.iter().filter_map(|a| a.get_short()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// bash: find the program word; complete a command name there, and hand
+/// what follows to that command's own completion (bash-completion's
+/// `_command_offset`, when loaded).
+fn bash_program(s: &mut String, p: &ProgramTarget) {
+    let mut patterns = p.long_values.clone();
+    if !p.short_values.is_empty() {
+        let set: String = p.short_values.iter().collect();
+        patterns.push(format!("-[{set}]"));
+        patterns.push(format!("-[!-]*[{set}]"));
+    }
+    let skip_value = if patterns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "                {}) (( i += 2 )); continue ;;\n",
+            patterns.join("|")
+        )
+    };
+    let _ = write!(
+        s,
+        "    if [[ $applet == {applet} ]]; then\n\
+         \x20       local i=$((first + 1)) w\n\
+         \x20       while (( i < COMP_CWORD )); do\n\
+         \x20           w=${{COMP_WORDS[i]}}\n\
+         \x20           case $w in\n\
+         \x20               --) (( i += 1 )); break ;;\n\
+         {skip_value}\
+         \x20               -*) ;;\n\
+         \x20               *) break ;;\n\
+         \x20           esac\n\
+         \x20           (( i += 1 ))\n\
+         \x20       done\n\
+         \x20       if (( i == COMP_CWORD )) && [[ $cur != -* ]]; then\n\
+         \x20           COMPREPLY=($(compgen -c -- \"$cur\" | LC_ALL=C sort -u)); return 0\n\
+         \x20       fi\n\
+         \x20       if (( i < COMP_CWORD )) && declare -F _command_offset >/dev/null; then\n\
+         \x20           _command_offset $i; return 0\n\
+         \x20       fi\n\
+         \x20   fi\n",
+        applet = p.applet
+    );
+}
+
+fn bash_addition(
+    name: &str,
+    targets: &[(String, Vec<DynArg>)],
+    programs: &[ProgramTarget],
+) -> String {
     let clap_fn = format!("_{}", name.replace('-', "__"));
     let wrapper = format!("_nstools_dynamic_{}", name.replace('-', "_"));
     let mut s = format!(
-        "\n# Values known only at run time: process ids, names in /run/netns.\n\
+        "\n# Values known only at run time (process ids, names in /run/netns) and\n\
+         # the program an applet runs.\n\
          {wrapper}() {{\n\
          \x20   local cur=\"${{COMP_WORDS[COMP_CWORD]-}}\" prev=\"${{COMP_WORDS[COMP_CWORD-1]-}}\"\n\
          \x20   local first=0\n"
@@ -285,6 +379,9 @@ fn bash_addition(name: &str, targets: &[(String, Vec<DynArg>)]) -> String {
             }
         }
         s.push_str("    fi\n");
+    }
+    for p in programs {
+        bash_program(&mut s, p);
     }
     let _ = write!(
         s,
