@@ -1,38 +1,84 @@
-# nstools: build, test, install, bench.
-PREFIX  ?= /usr/local
-BINDIR  ?= $(PREFIX)/bin
-DESTDIR ?=
-CARGO   ?= cargo
+# nstools: build, test, install, man pages and completions, bench.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+DESTDIR     ?=
+CARGO       ?= cargo
 
-BIN     := target/release/nstools
+RELEASE := target/release/nstools
+# The binary to install (the tests install their debug build).
+BIN     ?= $(RELEASE)
 # The applet names come from the binary itself, so they never drift.
-APPLETS  = $(shell $(BIN) --list)
+APPLETS  = $(shell $(BIN) --list 2>/dev/null)
+# What gets installed besides the binary: the committed, generated files.
+MANPAGES := $(wildcard man/*.1 man/*.8)
+BASHCOMP := $(wildcard completions/bash/*)
+ZSHCOMP  := $(wildcard completions/zsh/_*)
+FISHCOMP := $(wildcard completions/fish/*.fish)
 
-.PHONY: all build test install uninstall bench clean
+.PHONY: all build test man completions install uninstall bench fuzz clean
 
 all: build
 
 build: $(BIN)
 
-$(BIN): Cargo.toml $(shell find src -name '*.rs')
+$(RELEASE): Cargo.toml $(shell find src -name '*.rs')
 	$(CARGO) build --release --locked
 
 test:
 	bash tests/leak-check.sh $(CARGO) test --locked --no-fail-fast
 
-install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/nstools
-	for a in $(APPLETS); do ln -sfn nstools $(DESTDIR)$(BINDIR)/$$a; done
+# Regenerate from the clap definitions and man/src/*.md (tests/docs.rs
+# fails when the committed files differ from what this writes).
+man:
+	$(CARGO) run --quiet --locked --example gendocs -- man
 
-uninstall:
-	for a in $(APPLETS); do \
-	  if [ "$$(readlink $(DESTDIR)$(BINDIR)/$$a)" = nstools ]; then rm -f $(DESTDIR)$(BINDIR)/$$a; fi; \
+completions:
+	$(CARGO) run --quiet --locked --example gendocs -- completions
+
+install: $(BIN)
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 0755 $(BIN) "$(DESTDIR)$(BINDIR)/nstools"
+	for a in $(APPLETS); do ln -sfn nstools "$(DESTDIR)$(BINDIR)/$$a"; done
+	# An alias page (newuidmap.1) is a link to its page in man/, and stays one.
+	for p in $(MANPAGES); do \
+	  d="$(DESTDIR)$(MANDIR)/man$${p##*.}"; install -d "$$d" || exit 1; \
+	  if [ -L "$$p" ]; then ln -sfn "$$(readlink "$$p")" "$$d/$${p##*/}" || exit 1; \
+	  else install -m 0644 "$$p" "$$d/" || exit 1; fi; \
 	done
-	rm -f $(DESTDIR)$(BINDIR)/nstools
+	install -d "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
+	install -m 0644 $(BASHCOMP) "$(DESTDIR)$(BASHCOMPDIR)/"
+	install -m 0644 $(ZSHCOMP) "$(DESTDIR)$(ZSHCOMPDIR)/"
+	install -m 0644 $(FISHCOMP) "$(DESTDIR)$(FISHCOMPDIR)/"
+
+# Removes what install put, by the same lists: applet links only where they
+# still point to nstools. Directories stay (they may hold other files).
+uninstall:
+	apps="$$("$(DESTDIR)$(BINDIR)/nstools" --list 2>/dev/null) $(APPLETS)"; \
+	for a in $$apps; do \
+	  if [ "$$(readlink "$(DESTDIR)$(BINDIR)/$$a")" = nstools ]; then rm -f "$(DESTDIR)$(BINDIR)/$$a"; fi; \
+	done
+	rm -f "$(DESTDIR)$(BINDIR)/nstools"
+	# The privileged copies of install-setuid: regular files with our ELF
+	# note (never shadow's newuidmap/newgidmap, which lack it).
+	for m in newuidmap newgidmap; do \
+	  f="$(DESTDIR)$(BINDIR)/$$m"; \
+	  if [ -f "$$f" ] && [ ! -L "$$f" ] && grep -qa 'fd-targets' "$$f"; then rm -f "$$f"; fi; \
+	done
+	for p in $(MANPAGES); do rm -f "$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}"; done
+	for f in $(BASHCOMP); do rm -f "$(DESTDIR)$(BASHCOMPDIR)/$${f##*/}"; done
+	for f in $(ZSHCOMP); do rm -f "$(DESTDIR)$(ZSHCOMPDIR)/$${f##*/}"; done
+	for f in $(FISHCOMP); do rm -f "$(DESTDIR)$(FISHCOMPDIR)/$${f##*/}"; done
 
 bench: $(BIN)
 	bash bench/run.sh
+
+# Every fuzz target for FUZZ_SECONDS each (default 600; nightly + cargo-fuzz).
+fuzz:
+	bash fuzz/run.sh
 
 clean:
 	$(CARGO) clean
