@@ -193,3 +193,50 @@ fn uninstall_keeps_a_file_that_is_not_our_link() {
     );
     let _ = std::fs::remove_dir_all(&dest);
 }
+
+#[test]
+fn install_setuid_adds_privileged_mappers_and_uninstall_removes_only_ours() {
+    let dest = scratch("destdir-setuid");
+    let destdir = format!("DESTDIR={}", dest.display());
+    make(&["install", &destdir]).assert_ok();
+    make(&["install-setuid", &destdir]).assert_ok();
+    let tree_now = tree(&dest);
+    for m in ["newuidmap", "newgidmap"] {
+        assert_eq!(
+            tree_now
+                .get(&format!("usr/local/bin/{m}"))
+                .map(String::as_str),
+            Some("file 4755"),
+            "{tree_now:?}"
+        );
+        let meta = std::fs::metadata(dest.join("usr/local/bin").join(m)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "{m} must belong to root");
+    }
+    make(&["uninstall", &destdir]).assert_ok();
+    let left = tree(&dest);
+    assert!(left.is_empty(), "uninstall left {left:?}");
+
+    // With file capabilities instead of setuid, each copy carries only its own.
+    make(&["install-setuid", "FCAPS=1", &destdir]).assert_ok();
+    for (m, cap) in [("newuidmap", "cap_setuid"), ("newgidmap", "cap_setgid")] {
+        let path = dest.join("usr/local/bin").join(m);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "{m}");
+        let out = Command::new("getcap").arg(&path).output().unwrap();
+        let caps = String::from_utf8_lossy(&out.stdout);
+        assert!(caps.contains(&format!("{cap}=ep")), "{m}: {caps}");
+    }
+    // A mapper that is not ours (shadow's, say) survives uninstall.
+    let foreign = dest.join("usr/local/bin/newgidmap");
+    std::fs::remove_file(&foreign).unwrap();
+    std::fs::write(&foreign, "#!/bin/sh\n").unwrap();
+    make(&["uninstall", &destdir]).assert_ok();
+    let left = tree(&dest);
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        ["usr/local/bin/newgidmap"],
+        "{left:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dest);
+}
