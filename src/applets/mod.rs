@@ -6,6 +6,7 @@ use clap::{ArgMatches, Command};
 
 use crate::sys::process::Exit;
 
+pub mod netns;
 pub mod unshare;
 
 /// One command of the multicall binary.
@@ -21,13 +22,22 @@ pub struct Applet {
     pub failure_status: i32,
 }
 
-pub static APPLETS: &[Applet] = &[Applet {
-    name: "unshare",
-    about: "run a program in new namespaces",
-    command: unshare::command,
-    run: unshare::run,
-    failure_status: 1,
-}];
+pub static APPLETS: &[Applet] = &[
+    Applet {
+        name: "unshare",
+        about: "run a program in new namespaces",
+        command: unshare::command,
+        run: unshare::run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "netns",
+        about: "named network namespaces (as ip netns) and the wiring between them",
+        command: netns::command,
+        run: netns::run,
+        failure_status: 1,
+    },
+];
 
 /// The applet called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Applet> {
