@@ -47,7 +47,11 @@ enum Cmd {
     /// Name the network namespace of a running process
     Attach { name: OsString, pid: String },
     /// Assign an id (a number, or auto) to a named namespace
-    Set { name: OsString, nsid: String },
+    Set {
+        name: OsString,
+        #[arg(allow_hyphen_values = true)]
+        nsid: String,
+    },
     /// Delete named network namespaces
     #[command(visible_alias = "del")]
     Delete {
@@ -83,7 +87,9 @@ enum Cmd {
     },
     /// Connect two namespaces with a veth pair (NS_A[:IF] NS_B[:IF])
     Link {
+        #[arg(value_name = "NS_A[:IF]", allow_hyphen_values = true)]
         a: String,
+        #[arg(value_name = "NS_B[:IF]", allow_hyphen_values = true)]
         b: String,
         /// Addresses for the two ends: CIDR_A,CIDR_B
         #[arg(long = "addr", value_name = "CIDR_A,CIDR_B")]
@@ -120,12 +126,12 @@ enum Cmd {
     },
     /// A bridge in NS holding the subnet's first address, a veth into each member
     Bridge {
-        #[arg(value_name = "NS:BRIDGE")]
+        #[arg(value_name = "NS:BRIDGE", allow_hyphen_values = true)]
         bridge: String,
         /// The members' subnet; the bridge takes its first address
         #[arg(long = "subnet", value_name = "CIDR", required = true)]
         subnet: String,
-        #[arg(value_name = "MEMBER_NS", required = true)]
+        #[arg(value_name = "MEMBER_NS", required = true, allow_hyphen_values = true)]
         members: Vec<String>,
     },
     /// Show a namespace's interfaces, addresses and routes
@@ -491,10 +497,37 @@ fn open_ns(word: &str) -> Result<Wired> {
 }
 
 fn wired(what: NetnsRef) -> Result<Wired> {
-    let file = what.open()?;
-    let sock = Socket::open_in(&file)
-        .with_context(|| format!("cannot open a netlink socket in namespace {what}"))?;
-    Ok(Wired { what, file, sock })
+    Ok(wire_all(vec![what])?.remove(0))
+}
+
+/// Open several namespaces for wiring. Every file is opened before any
+/// socket, and the sockets of our own namespace first: in a user namespace
+/// we may enter the namespaces it owns but not come back to one it does
+/// not own (the one we started in), so we must not need to.
+fn wire_all(whats: Vec<NetnsRef>) -> Result<Vec<Wired>> {
+    let files = whats
+        .iter()
+        .map(|w| w.open())
+        .collect::<crate::sys::Result<Vec<_>>>()?;
+    let here = NsFile::of_process(None, NsKind::Net)?.inode();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| files[i].inode() != here);
+    let mut socks: Vec<Option<Socket>> = (0..files.len()).map(|_| None).collect();
+    for i in order {
+        let sock = Socket::open_in(&files[i])
+            .with_context(|| format!("cannot open a netlink socket in namespace {}", whats[i]))?;
+        socks[i] = Some(sock);
+    }
+    Ok(whats
+        .into_iter()
+        .zip(files)
+        .zip(socks)
+        .map(|((what, file), sock)| Wired {
+            what,
+            file,
+            sock: sock.expect("every socket was opened"),
+        })
+        .collect())
 }
 
 impl Wired {
@@ -577,8 +610,9 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
         .unwrap_or_else(|| default_ifname("v-", &ea.ns.label()));
     check_ifname(&if_a)?;
     check_ifname(&if_b)?;
-    let mut wa = wired(ea.ns)?;
-    let mut wb = wired(eb.ns)?;
+    let mut both = wire_all(vec![ea.ns, eb.ns])?;
+    let mut wb = both.pop().expect("two namespaces");
+    let mut wa = both.pop().expect("two namespaces");
     if let Some((ca, cb)) = &cidrs {
         wa.check_free(ca)?;
         wb.check_free(cb)?;
@@ -724,12 +758,18 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut hub = wired(host.ns)?;
+    let ifnames = members
+        .iter()
+        .map(|m| m.ifname.clone().unwrap_or_else(|| "eth0".to_string()))
+        .collect::<Vec<_>>();
+    let mut all = wire_all(
+        std::iter::once(host.ns)
+            .chain(members.into_iter().map(|m| m.ns))
+            .collect(),
+    )?;
+    let mut hub = all.remove(0);
     let mut wm = Vec::new();
-    for (i, m) in members.into_iter().enumerate() {
-        let ifname = m.ifname.clone().unwrap_or_else(|| "eth0".to_string());
-        check_ifname(&ifname)?;
-        let mut w = wired(m.ns)?;
+    for (i, (mut w, ifname)) in all.into_iter().zip(ifnames).enumerate() {
         w.check_free(&member_addrs[i])?;
         wm.push((w, ifname));
     }

