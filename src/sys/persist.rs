@@ -126,12 +126,18 @@ impl std::fmt::Display for NetnsName {
 /// it, and if it is not a mount point yet, bind it onto itself first.
 pub fn prepare_netns_dir() -> Result<()> {
     let dir = Path::new(NETNS_RUN_DIR);
-    match std::fs::DirBuilder::new().recursive(true).create(dir) {
-        Ok(()) => {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        created => {
+            if created.is_err() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .create(dir)
+                    .what(|| format!("cannot create {NETNS_RUN_DIR}"))?;
+            }
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
         }
-        Err(e) => return Err(e).what(|| format!("cannot create {NETNS_RUN_DIR}")),
     }
     let shared = || {
         nix::mount::mount(
