@@ -185,20 +185,27 @@ pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
 
 use std::os::unix::fs::OpenOptionsExt;
 
+/// How many binds stacked on one name `unbind_netns` takes off at most.
+const MAX_STACKED_BINDS: usize = 64;
+
 /// Remove `/run/netns/NAME`: detach the bind mount, then the file. A missing
 /// name, or a file still mounted elsewhere (busy), is an error that says so.
 pub fn unbind_netns(name: &NetnsName) -> Result<()> {
     let target = name.path();
     std::fs::symlink_metadata(&target)
         .what(|| format!("cannot remove namespace file \"{}\"", target.display()))?;
-    match nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH) {
-        // EINVAL: not a mount point (a stale file): remove it all the same.
-        Ok(()) | Err(Errno::EINVAL) => {}
-        Err(errno) => {
-            return Err(Error::os(
-                format!("cannot unmount namespace file \"{}\"", target.display()),
-                errno,
-            ))
+    // Unmount every bind stacked on the file (a name bound twice would
+    // otherwise stay busy); EINVAL: no mount left, a plain file.
+    for _ in 0..MAX_STACKED_BINDS {
+        match nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) => continue,
+            Err(Errno::EINVAL) => break,
+            Err(errno) => {
+                return Err(Error::os(
+                    format!("cannot unmount namespace file \"{}\"", target.display()),
+                    errno,
+                ))
+            }
         }
     }
     std::fs::remove_file(&target)
