@@ -510,6 +510,18 @@ fn netns_without_privilege_says_so_and_changes_nothing() {
     );
 }
 
+#[test]
+fn netns_list_and_identify_need_no_privilege() {
+    let r = private(
+        "netns add seen
+         netns set seen 3
+         nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups \"$@\"; }
+         nobody netns list
+         ip netns exec seen setpriv --reuid=65534 --regid=65534 --clear-groups netns identify",
+    );
+    assert_eq!(r.assert_ok().stdout, "seen (id: 3)\nseen\n");
+}
+
 // ---- unprivileged, in a user namespace of its own -----------------------------------
 
 #[test]

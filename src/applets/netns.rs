@@ -41,14 +41,21 @@ enum Cmd {
     List,
     /// Create named network namespaces (all or none)
     Add {
+        /// Names: one path component each, at most 255 bytes
         #[arg(required = true, value_name = "NAME")]
         names: Vec<OsString>,
     },
     /// Name the network namespace of a running process
-    Attach { name: OsString, pid: String },
+    Attach {
+        /// The name to give
+        name: OsString,
+        /// The process whose network namespace it names
+        pid: String,
+    },
     /// Assign an id (a number, or auto) to a named namespace
     Set {
         name: OsString,
+        /// A number from 0, or auto
         #[arg(allow_hyphen_values = true)]
         nsid: String,
     },
@@ -62,7 +69,10 @@ enum Cmd {
         names: Vec<OsString>,
     },
     /// Print the names of a process's network namespace
-    Identify { pid: Option<String> },
+    Identify {
+        /// The process (default: this one)
+        pid: Option<String>,
+    },
     /// Print the processes in a named namespace
     Pids { name: OsString },
     /// Run a command in a named namespace (NAME CMD..., or --all CMD...)
@@ -87,8 +97,10 @@ enum Cmd {
     },
     /// Connect two namespaces with a veth pair (NS_A[:IF] NS_B[:IF])
     Link {
+        /// One end: a namespace, and the interface name in it (default v-OTHER)
         #[arg(value_name = "NS_A[:IF]", allow_hyphen_values = true)]
         a: String,
+        /// The other end
         #[arg(value_name = "NS_B[:IF]", allow_hyphen_values = true)]
         b: String,
         /// Addresses for the two ends: CIDR_A,CIDR_B
