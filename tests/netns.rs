@@ -287,6 +287,24 @@ fn netns_delete_of_a_missing_name_says_so() {
 }
 
 #[test]
+fn netns_delete_of_a_busy_name_says_so_and_keeps_it() {
+    // In a user namespace, a bind made by its parent is locked.
+    let r = private(
+        "netns add busy
+         /usr/bin/unshare -Urm --propagation private netns delete busy || echo rc=$?
+         ls /run/netns
+         ip netns exec busy true && echo works",
+    );
+    assert_eq!(r.assert_ok().stdout, "rc=1\nbusy\nworks\n");
+    assert!(
+        r.stderr
+            .contains("\"/run/netns/busy\": Device or resource busy (still mounted"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn netns_delete_takes_off_every_bind_stacked_on_a_name() {
     let r = private(
         "netns add twice

@@ -210,6 +210,14 @@ pub fn unbind_netns(name: &NetnsName) -> Result<()> {
     }
     std::fs::remove_file(&target)
         .what(|| format!("cannot remove namespace file \"{}\"", target.display()))
+        .map_err(|e| match e.errno() {
+            // A bind inherited from a more privileged mount namespace is
+            // locked: umount2 refuses it (EINVAL) and the file stays busy.
+            Some(Errno::EBUSY) => e.hinted(
+                "still mounted: the bind belongs to a more privileged mount namespace, delete it there",
+            ),
+            _ => e,
+        })
 }
 
 /// The entries of `/run/netns` in directory order (what `ip netns list`
