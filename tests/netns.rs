@@ -555,3 +555,20 @@ fn netns_add_link_exec_work_unprivileged_in_a_user_namespace() {
     );
     assert_eq!(r.assert_ok().stdout, "1 received\nlo v-u2 \nu1 u2 \n0\n");
 }
+
+#[test]
+fn netns_routes_and_bridges_unprivileged_in_a_user_namespace() {
+    let r = private_as_nobody(&format!(
+        "{CLASSIC}
+         netns exec ns1 ping -c1 -W2 10.10.20.2 | grep -o '1 received'
+         netns exec ns1 ping -c1 -W2 fd00:20::2 | grep -o '1 received'
+         netns add hub m1 m2
+         netns bridge hub:br0 --subnet 10.88.0.0/24 m1 m2
+         netns exec m1 ping -c1 -W2 10.88.0.3 | grep -o '1 received'
+         netns show m2 --json | jq -r '.routes[] | select(.dst==\"default\") | .gateway'"
+    ));
+    assert_eq!(
+        r.assert_ok().stdout,
+        "1 received\n1 received\n1 received\n10.88.0.1\n"
+    );
+}
