@@ -125,12 +125,14 @@ fn netns_pids_identify_and_attach_agree_with_ip() {
          [ \"$(ip netns identify $inner)\" = p ] && echo ip-identify
          netns attach q $other
          [ \"$(ip netns identify $other)\" = q ] && echo attach
+         netns attach q2 $other
+         [ \"$(netns identify $other)\" = \"$(ip netns identify $other)\" ] && echo identify-same
          [ \"$(stat -L -c %i /run/netns/q)\" = \"$(stat -L -c %i /proc/$other/ns/net)\" ] && echo inode
          [ -z \"$(netns identify)\" ] && echo self-unnamed",
     );
     assert_eq!(
         r.assert_ok().stdout,
-        "pids\nidentify\nip-identify\nattach\ninode\nself-unnamed\n"
+        "pids\nidentify\nip-identify\nattach\nidentify-same\ninode\nself-unnamed\n"
     );
 }
 
@@ -180,6 +182,7 @@ fn netns_exec_all_and_delete_all_cover_every_name() {
         "netns add x y
          netns exec --all sh -c 'readlink /proc/self/ns/net' | grep -c 'net:'
          netns exec -all true | grep -c '^netns: '
+         diff <(netns exec --all echo hi) <(ip -all netns exec echo hi) && echo same-as-ip
          netns delete -all
          ls -A /run/netns | wc -l
          netns add z w
@@ -187,7 +190,7 @@ fn netns_exec_all_and_delete_all_cover_every_name() {
          ls -A /run/netns | wc -l
          grep -c ' /run/netns/' /proc/self/mountinfo || true",
     );
-    assert_eq!(r.assert_ok().stdout, "2\n2\n0\n0\n0\n");
+    assert_eq!(r.assert_ok().stdout, "2\n2\nsame-as-ip\n0\n0\n0\n");
 }
 
 #[test]

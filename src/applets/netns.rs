@@ -303,14 +303,16 @@ fn identify(pid: Option<&str>) -> Result<Exit> {
         None => crate::sys::ns::proc_ns_path(None, "net"),
     };
     let wanted = persist::ns_identity(&source)?;
+    // As ip prints it: one line, the last name that matches in directory
+    // order, or an empty line when none does.
+    let found = persist::list_netns()?.into_iter().rfind(|n| {
+        persist::ns_identity(&Path::new(persist::NETNS_RUN_DIR).join(n)).ok() == Some(wanted)
+    });
     let mut out = std::io::stdout().lock();
-    for n in persist::list_netns()? {
-        let path = Path::new(persist::NETNS_RUN_DIR).join(&n);
-        if persist::ns_identity(&path).ok() == Some(wanted) {
-            out.write_all(n.as_encoded_bytes())?;
-            writeln!(out)?;
-        }
+    if let Some(n) = found {
+        out.write_all(n.as_encoded_bytes())?;
     }
+    writeln!(out)?;
     Ok(Exit::SUCCESS)
 }
 
