@@ -466,13 +466,16 @@ fn netns_errors_name_the_culprit_and_change_nothing() {
          try netns forward on missing
          try netns bridge a:br0 --subnet 10.8.0.0/30 b missing
          try netns bridge a:br0 --subnet 10.8.0.0/30 b b b
+         try netns attach ghost 999999999
+         try netns set missing 4
+         try netns exec missing true
          after=$(snap)
          [ \"$before\" = \"$after\" ] && echo unchanged
          cat /run/err",
     ));
     let out = r.assert_ok().stdout.clone();
-    let codes: Vec<&str> = lines(&out).into_iter().take(14).collect();
-    assert_eq!(codes, vec!["rc=1"; 14], "{out}");
+    let codes: Vec<&str> = lines(&out).into_iter().take(17).collect();
+    assert_eq!(codes, vec!["rc=1"; 17], "{out}");
     assert!(out.contains("unchanged"), "{out}");
     for culprit in [
         "network namespace 'missing'",
@@ -484,6 +487,7 @@ fn netns_errors_name_the_culprit_and_change_nothing() {
         "cannot add default route via 10.77.0.9",
         "different families",
         "subnet 10.8.0.0/30 is too small for 3 members",
+        "/proc/999999999/ns/net",
     ] {
         assert!(out.contains(culprit), "no '{culprit}' in:\n{out}");
     }
