@@ -14,7 +14,7 @@ use clap::{ArgMatches, Command, CommandFactory, FromArgMatches, Parser, Subcomma
 use nix::unistd::Pid;
 
 use crate::sys::netlink::{self, check_ifname, Cidr, Socket};
-use crate::sys::ns::{NsFile, NsKind, NsSet};
+use crate::sys::ns::{NsFile, NsKind};
 use crate::sys::persist::{self, NetnsEvent, NetnsName, NetnsRef, NetnsWatch};
 use crate::sys::process::{self, Exit, WaitMode};
 use crate::usage;
@@ -201,21 +201,8 @@ fn parse_pid(word: &str) -> Result<Pid> {
 // ---- ip netns -------------------------------------------------------------
 
 fn list() -> Result<Exit> {
-    let names = persist::list_netns()?;
-    let files: Vec<Option<NsFile>> = names
-        .iter()
-        .map(|n| NsFile::open(&Path::new(persist::NETNS_RUN_DIR).join(n)).ok())
-        .collect();
-    let fds: Vec<i32> = files
-        .iter()
-        .map(|f| f.as_ref().map(|f| f.as_fd().as_raw_fd()).unwrap_or(-1))
-        .collect();
-    // Namespace ids are a nicety: without a socket the names still print.
-    let ids = Socket::open()
-        .and_then(|mut s| s.nsids_of(&fds))
-        .unwrap_or_else(|_| vec![None; fds.len()]);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (name, id) in names.iter().zip(ids) {
+    for (name, id) in named_nsids(None)? {
         out.write_all(name.as_encoded_bytes())?;
         match id {
             Some(id) => writeln!(out, " (id: {id})")?,
@@ -226,25 +213,31 @@ fn list() -> Result<Exit> {
     Ok(Exit::SUCCESS)
 }
 
+/// The entries of /run/netns with the id our namespace gives each (asked
+/// all at once on `sock`, or a socket of our own). Ids are a nicety: without
+/// a socket the names still come.
+fn named_nsids(sock: Option<&mut Socket>) -> Result<Vec<(OsString, Option<i32>)>> {
+    let names = persist::list_netns()?;
+    let files: Vec<Option<NsFile>> = names
+        .iter()
+        .map(|n| NsFile::open(&Path::new(persist::NETNS_RUN_DIR).join(n)).ok())
+        .collect();
+    let fds: Vec<i32> = files
+        .iter()
+        .map(|f| f.as_ref().map(|f| f.as_fd().as_raw_fd()).unwrap_or(-1))
+        .collect();
+    let ids = match sock {
+        Some(s) => s.nsids_of(&fds),
+        None => Socket::open().and_then(|mut s| s.nsids_of(&fds)),
+    }
+    .unwrap_or_else(|_| vec![None; fds.len()]);
+    Ok(names.into_iter().zip(ids).collect())
+}
+
 fn add(words: &[OsString]) -> Result<Exit> {
     let names = words.iter().map(|w| name(w)).collect::<Result<Vec<_>>>()?;
     persist::prepare_netns_dir()?;
-    let mut made: Vec<&NetnsName> = Vec::new();
-    let net: NsSet = [NsKind::Net].into_iter().collect();
-    for n in &names {
-        // Each unshare makes a fresh namespace; the bind keeps it alive
-        // after we leave it for the next one.
-        let result = crate::sys::ns::unshare(net)
-            .map_err(|e| e.with_what(format!("cannot create namespace {n}")))
-            .and_then(|()| persist::bind_netns(Path::new("/proc/thread-self/ns/net"), n));
-        if let Err(e) = result {
-            for done in made.iter().rev() {
-                let _ = persist::unbind_netns(done);
-            }
-            return Err(e.into());
-        }
-        made.push(n);
-    }
+    persist::create_netns(&names)?;
     Ok(Exit::SUCCESS)
 }
 
@@ -433,20 +426,9 @@ fn list_id(args: &[String]) -> Result<Exit> {
         .nsid_list(target)
         .context("cannot list namespace ids")?;
     // Names for the ids, as this namespace numbers them.
-    let names = persist::list_netns()?;
-    let files: Vec<Option<NsFile>> = names
-        .iter()
-        .map(|n| NsFile::open(&Path::new(persist::NETNS_RUN_DIR).join(n)).ok())
-        .collect();
-    let fds: Vec<i32> = files
-        .iter()
-        .map(|f| f.as_ref().map(|f| f.as_fd().as_raw_fd()).unwrap_or(-1))
-        .collect();
-    let by_id: HashMap<i32, &OsString> = sock
-        .nsids_of(&fds)?
+    let by_id: HashMap<i32, OsString> = named_nsids(Some(&mut sock))?
         .into_iter()
-        .zip(&names)
-        .filter_map(|(id, n)| Some((id?, n)))
+        .filter_map(|(n, id)| Some((id?, n)))
         .collect();
     for (id, current) in ids {
         if only.is_some_and(|o| o != id) {

@@ -185,6 +185,27 @@ pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
 
 use std::os::unix::fs::OpenOptionsExt;
 
+/// Create a new network namespace for each name, all or none: each
+/// unshare(CLONE_NEWNET) makes a fresh one and the bind keeps it alive once
+/// we move on to the next; on a failure the names made so far are removed.
+/// (The caller is left in the last namespace made.)
+pub fn create_netns(names: &[NetnsName]) -> Result<()> {
+    let mut net = super::ns::NsSet::empty();
+    net.insert(NsKind::Net);
+    for (i, n) in names.iter().enumerate() {
+        let made = super::ns::unshare(net)
+            .map_err(|e| e.with_what(format!("cannot create network namespace {n}")))
+            .and_then(|()| bind_netns(Path::new("/proc/thread-self/ns/net"), n));
+        if let Err(e) = made {
+            for done in names[..i].iter().rev() {
+                let _ = unbind_netns(done);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// How many binds stacked on one name `unbind_netns` takes off at most.
 const MAX_STACKED_BINDS: usize = 64;
 
