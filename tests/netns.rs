@@ -434,9 +434,10 @@ fn netns_accepts_paths_pids_and_our_own_namespace() {
          /usr/bin/unshare -n bash -c '
            netns up -
            netns link -:me far:you --addr 10.4.0.1/24,10.4.0.2/24
-           ping -c1 -W2 10.4.0.2 >/dev/null && echo own'",
+           ping -c1 -W2 10.4.0.2 >/dev/null && echo own
+           netns show - | grep -c \"inet 10.4.0.1/24 scope global\"'",
     );
-    assert_eq!(r.assert_ok().stdout, "10.3.0.1/24\nown\n");
+    assert_eq!(r.assert_ok().stdout, "10.3.0.1/24\nown\n1\n");
 }
 
 // ---- errors leave things as they were ---------------------------------------------

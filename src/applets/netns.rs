@@ -968,3 +968,46 @@ fn json_str(s: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_split_the_interface_off_the_namespace() {
+        let e = Endpoint::parse("ns1:eth0").unwrap();
+        assert_eq!(e.ns, NetnsRef::parse("ns1").unwrap());
+        assert_eq!(e.ifname.as_deref(), Some("eth0"));
+        let e = Endpoint::parse("pid:42:veth1").unwrap();
+        assert_eq!(e.ns, NetnsRef::Pid(42));
+        assert_eq!(e.ifname.as_deref(), Some("veth1"));
+        let e = Endpoint::parse("pid:42").unwrap();
+        assert_eq!((e.ns, e.ifname), (NetnsRef::Pid(42), None));
+        let e = Endpoint::parse("-:me").unwrap();
+        assert_eq!((e.ns, e.ifname.as_deref()), (NetnsRef::Own, Some("me")));
+        let e = Endpoint::parse("/run/x/ns:v0").unwrap();
+        assert_eq!(e.ns, NetnsRef::Path("/run/x/ns".into()));
+        for bad in [
+            "ns1:",
+            "ns1:a/b",
+            "ns1:0123456789abcdef",
+            "pid:0:x",
+            ":x",
+            "..:x",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn default_interface_names_fit_the_kernel_limit() {
+        assert_eq!(default_ifname("v-", "ns1"), "v-ns1");
+        assert_eq!(default_ifname("v-", "a very/long name!"), "v-averylongname");
+        assert!(check_ifname(&default_ifname("v-", &"x".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+}
