@@ -210,7 +210,8 @@ fn netns_monitor_reports_adds_and_deletes() {
         "out=$(mktemp /run/mon.XXXX)
          netns monitor > $out & mon=$!
          trap 'kill $mon 2>/dev/null' EXIT
-         sleep 0.3
+         # Bounded wait until the watch is in place (its fd shows an inotify wd).
+         for i in $(seq 200); do grep -qs '^inotify wd' /proc/$mon/fdinfo/* && break; sleep 0.02; done
          netns add watched
          netns delete watched
          for i in $(seq 100); do grep -q delete $out && break; sleep 0.05; done
