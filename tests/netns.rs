@@ -10,6 +10,16 @@ use common::*;
 /// A script run as root in a private mount namespace with an empty
 /// /run/netns; `set -eu`, so a failing step fails the test.
 fn private(script: &str) -> Run {
+    private_in("-m --propagation private", script)
+}
+
+/// The same, in a network namespace of its own too: for what reads or
+/// changes the caller's own namespace (its table of namespace ids).
+fn private_with_net(script: &str) -> Run {
+    private_in("-m -n --propagation private", script)
+}
+
+fn private_in(unshare_args: &str, script: &str) -> Run {
     let dir = scratch("netns");
     let file = dir.join("t.sh");
     std::fs::write(
@@ -19,7 +29,7 @@ fn private(script: &str) -> Run {
     .unwrap();
     common::set_mode(&file, 0o644);
     let r = sh(&format!(
-        "exec /usr/bin/unshare -m --propagation private bash {}",
+        "exec /usr/bin/unshare {unshare_args} bash {}",
         file.display()
     ));
     let _ = std::fs::remove_dir_all(&dir);
@@ -84,7 +94,7 @@ fn ip_netns_add_is_seen_by_our_list_and_exec() {
 
 #[test]
 fn netns_list_and_list_id_print_what_ip_prints() {
-    let r = private(
+    let r = private_with_net(
         "netns add a b c
          ip netns set a 5
          netns set b auto
@@ -93,11 +103,18 @@ fn netns_list_and_list_id_print_what_ip_prints() {
          diff <(netns list-id) <(ip netns list-id) && echo list-id-same
          diff <(netns list-id nsid 9) <(ip netns list-id nsid 9) && echo filter-same
          netns list | grep -x 'a (id: 5)'
-         netns list-id nsid 9",
+         netns list-id nsid 9
+         /usr/bin/unshare -n sleep 30 & held=$!
+         trap 'kill $held 2>/dev/null' EXIT
+         for i in $(seq 200); do
+           [ \"$(readlink /proc/$held/ns/net)\" != \"$(readlink /proc/self/ns/net)\" ] && break; sleep 0.05
+         done
+         netns attach tmp $held; netns set tmp 7; netns delete tmp
+         diff <(netns list-id) <(ip netns list-id) && echo unnamed-same",
     );
     assert_eq!(
         r.assert_ok().stdout,
-        "list-same\nlist-id-same\nfilter-same\na (id: 5)\nnsid 9 (iproute2 netns name: c)\n"
+        "list-same\nlist-id-same\nfilter-same\na (id: 5)\nnsid 9 (iproute2 netns name: c)\nunnamed-same\n"
     );
 }
 
@@ -539,7 +556,7 @@ fn netns_without_privilege_says_so_and_changes_nothing() {
 
 #[test]
 fn netns_list_and_identify_need_no_privilege() {
-    let r = private(
+    let r = private_with_net(
         "netns add seen
          netns set seen 3
          nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups \"$@\"; }

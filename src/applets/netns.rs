@@ -443,7 +443,8 @@ fn list_id(args: &[String]) -> Result<Exit> {
         if let Some(n) = by_id.get(&id) {
             line.push_str(&format!("(iproute2 netns name: {})", n.to_string_lossy()));
         }
-        println!("{}", line.trim_end());
+        // (ip ends an unnamed id's line with the space before the name.)
+        println!("{line}");
     }
     Ok(Exit::SUCCESS)
 }
