@@ -529,9 +529,31 @@ fn wire_all(whats: Vec<NetnsRef>) -> Result<Vec<Wired>> {
 
 impl Wired {
     fn index(&mut self, ifname: &str) -> Result<i32> {
-        self.sock
+        let what = &self.what;
+        Ok(self
+            .sock
             .link_index(ifname)
-            .with_context(|| format!("in namespace {}", self.what))
+            .map_err(|e| e.with_what(format!("interface '{ifname}' in namespace {what}")))?)
+    }
+
+    fn add_addr(&mut self, index: i32, ifname: &str, cidr: &Cidr) -> Result<()> {
+        let what = &self.what;
+        Ok(self.sock.add_addr(index, cidr).map_err(|e| {
+            e.with_what(format!(
+                "cannot add address {cidr} to {ifname} in namespace {what}"
+            ))
+        })?)
+    }
+
+    fn add_route(&mut self, dest: Option<&Cidr>, gateway: IpAddr, oif: Option<i32>) -> Result<()> {
+        let what = &self.what;
+        let to = match dest {
+            Some(d) => format!("route to {}", d.network()),
+            None => "default route".to_string(),
+        };
+        Ok(self.sock.add_route(dest, gateway, oif).map_err(|e| {
+            e.with_what(format!("cannot add {to} via {gateway} in namespace {what}"))
+        })?)
     }
 
     /// Refuse an address that an interface of this namespace already holds.
@@ -628,13 +650,9 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
         }
         if let Some((ca, cb)) = &cidrs {
             let ia = wa.index(&if_a)?;
-            wa.sock
-                .add_addr(ia, ca)
-                .with_context(|| format!("on {if_a} in namespace {}", wa.what))?;
+            wa.add_addr(ia, &if_a, ca)?;
             let ib = wb.index(&if_b)?;
-            wb.sock
-                .add_addr(ib, cb)
-                .with_context(|| format!("on {if_b} in namespace {}", wb.what))?;
+            wb.add_addr(ib, &if_b, cb)?;
         }
         Ok(())
     })();
@@ -661,11 +679,11 @@ fn addr(ns: &str, ifname: &str, cidrs: &[String]) -> Result<Exit> {
     }
     let mut added = Vec::new();
     for c in &cidrs {
-        if let Err(e) = w.sock.add_addr(index, c) {
+        if let Err(e) = w.add_addr(index, ifname, c) {
             for done in added.iter().rev() {
                 let _ = w.sock.del_addr(index, done);
             }
-            return Err(anyhow!(e).context(format!("on {ifname} in namespace {}", w.what)));
+            return Err(e);
         }
         added.push(*c);
     }
@@ -719,9 +737,7 @@ fn route(args: &[String]) -> Result<Exit> {
     }
     let mut w = open_ns(ns)?;
     let oif = dev.map(|d| w.index(d)).transpose()?;
-    w.sock
-        .add_route(dest.as_ref(), gateway, oif)
-        .with_context(|| format!("in namespace {}", w.what))?;
+    w.add_route(dest.as_ref(), gateway, oif)?;
     Ok(Exit::SUCCESS)
 }
 
@@ -784,9 +800,7 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
         hub.skip_dad(&br);
         hub.sock.set_up(bi, true)?;
         hub.up("lo")?;
-        hub.sock
-            .add_addr(bi, &bridge_addr)
-            .with_context(|| format!("on {br} in namespace {}", hub.what))?;
+        hub.add_addr(bi, &br, &bridge_addr)?;
         for (i, (w, ifname)) in wm.iter_mut().enumerate() {
             let p = port(i);
             hub.sock
@@ -800,12 +814,8 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
             w.skip_dad(ifname);
             w.sock.set_up(mi, true)?;
             w.up("lo")?;
-            w.sock
-                .add_addr(mi, &member_addrs[i])
-                .with_context(|| format!("on {ifname} in namespace {}", w.what))?;
-            w.sock
-                .add_route(None, bridge_addr.addr, Some(mi))
-                .with_context(|| format!("in namespace {}", w.what))?;
+            w.add_addr(mi, ifname, &member_addrs[i])?;
+            w.add_route(None, bridge_addr.addr, Some(mi))?;
         }
         Ok(())
     })();

@@ -577,22 +577,16 @@ impl Socket {
         let mut m = Msg::new(RTM_GETLINK, 0).raw(&ifinfomsg(0, 0, 0, 0));
         m.attr_str(IFLA_IFNAME, name);
         let replies = self.transact(m).map_err(|e| match e.errno() {
-            Some(Errno::ENODEV) => Error::invalid(
-                format!("interface '{name}'"),
-                "no such interface in this namespace",
-            ),
+            Some(Errno::ENODEV) => {
+                Error::invalid(format!("interface '{name}'"), "no such interface")
+            }
             _ => e.with_what(format!("cannot find interface '{name}'")),
         })?;
         replies
             .iter()
             .find(|r| r.ty == RTM_NEWLINK && r.body.len() >= 16)
             .map(|r| i32::from_ne_bytes([r.body[4], r.body[5], r.body[6], r.body[7]]))
-            .ok_or_else(|| {
-                Error::invalid(
-                    format!("interface '{name}'"),
-                    "no such interface in this namespace",
-                )
-            })
+            .ok_or_else(|| Error::invalid(format!("interface '{name}'"), "no such interface"))
     }
 
     /// Create a veth pair: `name` here, `peer` in the namespace `peer_ns`
