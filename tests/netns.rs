@@ -102,6 +102,12 @@ fn netns_list_and_list_id_print_what_ip_prints() {
          diff <(netns list) <(ip netns list) && echo list-same
          diff <(netns list-id) <(ip netns list-id) && echo list-id-same
          diff <(netns list-id nsid 9) <(ip netns list-id nsid 9) && echo filter-same
+         ip -n a netns set b 7
+         netns exec a netns set c 8
+         for args in 'target-nsid 5' 'target-nsid 5 nsid 0' 'nsid 5 target-nsid 5' 'nsid 9'; do
+           diff <(netns list-id $args) <(ip netns list-id $args) || echo \"differs: $args\"
+         done
+         netns list-id target-nsid 3 2>/dev/null || echo bad-target
          netns list | grep -x 'a (id: 5)'
          netns list-id nsid 9
          /usr/bin/unshare -n sleep 30 & held=$!
@@ -114,7 +120,7 @@ fn netns_list_and_list_id_print_what_ip_prints() {
     );
     assert_eq!(
         r.assert_ok().stdout,
-        "list-same\nlist-id-same\nfilter-same\na (id: 5)\nnsid 9 (iproute2 netns name: c)\nunnamed-same\n"
+        "list-same\nlist-id-same\nfilter-same\nbad-target\na (id: 5)\nnsid 9 (iproute2 netns name: c)\nunnamed-same\n"
     );
 }
 

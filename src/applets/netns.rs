@@ -422,31 +422,48 @@ fn list_id(args: &[String]) -> Result<Exit> {
         }
     }
     let mut sock = Socket::open()?;
-    let ids = sock
-        .nsid_list(target)
-        .context("cannot list namespace ids")?;
-    // Names for the ids, as this namespace numbers them.
+    // As ip does: `nsid N` asks about one peer (the one we call N), else
+    // the whole table is dumped.
+    let entries = match only {
+        Some(n) => vec![sock.nsid_query(n, target)],
+        None => sock
+            .nsid_list(target)
+            .map(|v| v.into_iter().map(Ok).collect())
+            .context("cannot list namespace ids")?,
+    };
+    // Names for the peers, by the ids we give them.
     let by_id: HashMap<i32, OsString> = named_nsids(Some(&mut sock))?
         .into_iter()
         .filter_map(|(n, id)| Some((id?, n)))
         .collect();
-    for (id, current) in ids {
-        if only.is_some_and(|o| o != id) {
-            continue;
-        }
-        let mut line = format!("nsid {id} ");
-        if let Some(c) = current.filter(|_| target.is_some()) {
-            if c >= 0 {
-                line.push_str(&format!("current-nsid {c} "));
+    let mut failed = false;
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("netns: {e}");
+                failed = true;
+                continue;
             }
+        };
+        let mut line = match entry.nsid {
+            Some(id) => format!("nsid {id} "),
+            None => "nsid unassigned ".to_string(),
+        };
+        let ours = match target {
+            Some(_) => entry.current,
+            None => entry.nsid,
+        };
+        if let (Some(_), Some(c)) = (target, entry.current) {
+            line.push_str(&format!("current-nsid {c} "));
         }
-        if let Some(n) = by_id.get(&id) {
+        if let Some(n) = ours.and_then(|id| by_id.get(&id)) {
             line.push_str(&format!("(iproute2 netns name: {})", n.to_string_lossy()));
         }
         // (ip ends an unnamed id's line with the space before the name.)
         println!("{line}");
     }
-    Ok(Exit::SUCCESS)
+    Ok(if failed { Exit::FAILURE } else { Exit::SUCCESS })
 }
 
 // ---- wiring ---------------------------------------------------------------

@@ -33,6 +33,7 @@ const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
+const NETLINK_GET_STRICT_CHK: libc::c_int = 12;
 const NLA_F_NESTED: u16 = 0x8000;
 
 // linux/rtnetlink.h
@@ -508,7 +509,28 @@ impl Socket {
                 }
                 let (ty, flags, body) = (reply.ty, reply.flags, reply.body);
                 match ty {
-                    NLMSG_DONE => return Ok(replies),
+                    NLMSG_DONE => {
+                        // A dump that failed says so in DONE's payload.
+                        let code = body
+                            .get(..4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .unwrap_or(0);
+                        if code < 0 {
+                            let mut err = Error::os("netlink dump failed", Errno::from_raw(-code));
+                            if flags & NLM_F_ACK_TLVS != 0 {
+                                if let Some((_, text)) =
+                                    attrs(&body[4..]).find(|(t, _)| *t == NLMSGERR_ATTR_MSG)
+                                {
+                                    let text = attr_string(text);
+                                    if !text.is_empty() {
+                                        err = err.hinted(text);
+                                    }
+                                }
+                            }
+                            return Err(err);
+                        }
+                        return Ok(replies);
+                    }
                     NLMSG_ERROR => {
                         let code = body
                             .get(..4)
@@ -837,9 +859,11 @@ impl Socket {
         self.request(m)
     }
 
-    /// Every id this namespace has assigned: (nsid, current-nsid as seen
-    /// from `target_nsid`, when asked).
-    pub fn nsid_list(&mut self, target_nsid: Option<i32>) -> Result<Vec<(i32, Option<i32>)>> {
+    /// Every id a namespace has assigned: ours, or with `target_nsid` the
+    /// one we call that: (its id for a peer, our id for that peer).
+    pub fn nsid_list(&mut self, target_nsid: Option<i32>) -> Result<Vec<NsidEntry>> {
+        // The kernel reads a dump request's attributes only in strict mode.
+        self.set_opt(NETLINK_GET_STRICT_CHK);
         let mut m = Msg::new(RTM_GETNSID, NLM_F_DUMP).raw(&[0u8; 1]);
         if let Some(t) = target_nsid {
             m.attr_u32(NETNSA_TARGET_NSID, t as u32);
@@ -848,18 +872,64 @@ impl Socket {
         Ok(replies
             .iter()
             .filter(|r| r.ty == RTM_NEWNSID)
-            .filter_map(|r| {
-                let a = r.body.get(4..)?;
-                let id = attrs(a)
-                    .find(|(t, _)| *t == NETNSA_NSID)
-                    .and_then(|(_, p)| attr_u32(p))? as i32;
-                let cur = attrs(a)
-                    .find(|(t, _)| *t == NETNSA_CURRENT_NSID)
-                    .and_then(|(_, p)| attr_u32(p))
-                    .map(|v| v as i32);
-                Some((id, cur))
-            })
+            .filter_map(|r| NsidEntry::parse(&r.body))
             .collect())
+    }
+
+    /// The id of the peer we call `nsid`, as we number it or (with
+    /// `target_nsid`) as that namespace does.
+    pub fn nsid_query(&mut self, nsid: i32, target_nsid: Option<i32>) -> Result<NsidEntry> {
+        let mut m = Msg::new(RTM_GETNSID, 0).raw(&[0u8; 1]);
+        m.attr_u32(NETNSA_NSID, nsid as u32);
+        if let Some(t) = target_nsid {
+            m.attr_u32(NETNSA_TARGET_NSID, t as u32);
+        }
+        let replies = self
+            .transact(m)
+            .map_err(|e| e.with_what(format!("cannot get nsid {nsid}")))?;
+        replies
+            .iter()
+            .filter(|r| r.ty == RTM_NEWNSID)
+            .find_map(|r| NsidEntry::parse(&r.body))
+            .ok_or_else(|| Error::invalid(format!("nsid {nsid}"), "no answer"))
+    }
+
+    fn set_opt(&self, opt: libc::c_int) {
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt reads one int from the pointer we pass.
+        unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                SOL_NETLINK,
+                opt,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
+}
+
+/// One namespace id: `nsid` (None: unassigned) and, when asked through a
+/// target namespace, `current`, the id we give the same peer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NsidEntry {
+    pub nsid: Option<i32>,
+    pub current: Option<i32>,
+}
+
+impl NsidEntry {
+    fn parse(body: &[u8]) -> Option<NsidEntry> {
+        let a = body.get(4..)?;
+        let get = |ty| {
+            attrs(a)
+                .find(|(t, _)| *t == ty)
+                .and_then(|(_, p)| attr_u32(p))
+                .map(|v| v as i32)
+        };
+        Some(NsidEntry {
+            nsid: get(NETNSA_NSID).filter(|&v| v >= 0),
+            current: get(NETNSA_CURRENT_NSID).filter(|&v| v >= 0),
+        })
     }
 }
 
