@@ -537,9 +537,17 @@ fn netns_bridge_failing_half_way_removes_what_it_made() {
         "netns add hub m1 m2
          ip netns exec m2 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
          netns bridge hub:br0 --subnet fd00:6::/64 m1 m2 || echo rc=$?
-         for n in hub m1 m2; do ip -n $n -o link | awk -F': ' '{print $2}'; done",
+         for n in hub m1 m2; do ip -n $n -o link | awk -F': ' '{print $2}'; done
+         # A port name taken before the call is not the call's to remove.
+         ip -n hub link add br0-2 type veth peer name other0
+         netns bridge hub:br0 --subnet 10.6.0.0/24 m1 m2 || echo rc=$?
+         ip -n hub -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | sort
+         ip -n m1 -o link | awk -F': ' '{print $2}'",
     );
-    assert_eq!(r.assert_ok().stdout, "rc=1\nlo\nlo\nlo\n");
+    assert_eq!(
+        r.assert_ok().stdout,
+        "rc=1\nlo\nlo\nlo\nrc=1\nbr0-2\nlo\nother0\nlo\n"
+    );
 }
 
 #[test]

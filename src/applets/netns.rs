@@ -812,6 +812,7 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
         format!("{base}{suffix}")
     };
     hub.sock.add_bridge(&br)?;
+    let mut made: Vec<String> = Vec::new();
     let result = (|| -> Result<()> {
         let bi = hub.index(&br)?;
         hub.skip_dad(&br);
@@ -823,6 +824,7 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
             hub.sock
                 .add_veth(&p, ifname, Some(&w.file), None)
                 .with_context(|| format!("cannot link {} to member {}", br, w.what))?;
+            made.push(p.clone());
             let pi = hub.index(&p)?;
             hub.sock.set_master(pi, bi)?;
             hub.skip_dad(&p);
@@ -837,8 +839,9 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
         Ok(())
     })();
     if let Err(e) = result {
-        for i in 0..wm.len() {
-            if let Ok(pi) = hub.sock.link_index(&port(i)) {
+        // Only what this call made: a port name that already existed is not ours.
+        for p in made.iter().rev() {
+            if let Ok(pi) = hub.sock.link_index(p) {
                 let _ = hub.sock.del_link(pi);
             }
         }
