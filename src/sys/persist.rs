@@ -1,10 +1,17 @@
 //! Keeping a namespace alive without a process in it: a bind mount of its
-//! nsfs file (`/proc/PID/ns/KIND`) onto an ordinary file.
+//! nsfs file (`/proc/PID/ns/KIND`) onto an ordinary file; and the
+//! `/run/netns` directory of named network namespaces, laid out as iproute2
+//! lays it out.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::mount::MsFlags;
 
+use super::ns::{NsFile, NsKind};
 use super::{mount, Error, OsContext, Result};
 
 /// A bind target must exist and be a file (a namespace file cannot cover a
@@ -54,14 +61,6 @@ pub fn bind_all(bindings: &[Binding]) -> std::result::Result<(), (usize, Error)>
 // ---------------------------------------------------------------------------
 // Named network namespaces: the `/run/netns` directory that iproute2's
 // `ip netns`, CNI plugins and containerd share.
-
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-
-use nix::mount::MsFlags;
-
-use super::ns::{NsFile, NsKind};
 
 /// Where named network namespaces live (iproute2's NETNS_RUN_DIR).
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -182,8 +181,6 @@ pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
     }
     Ok(())
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 /// Create a new network namespace for each name, all or none: each
 /// unshare(CLONE_NEWNET) makes a fresh one and the bind keeps it alive once
