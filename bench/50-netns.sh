@@ -24,6 +24,14 @@ case $1 in
 esac
 SH
 
+cat >"$NETNS_S/addloop.sh" <<'SH'
+# addloop.sh ours|ip: add 1,000 named namespaces, one process each.
+tool=ip; [ "$1" = ours ] && tool=$OURS/netns
+for n in $(seq -f 'b%g' 1000); do
+  if [ "$1" = ours ]; then "$tool" add "$n"; else ip netns add "$n"; fi
+done
+SH
+
 cat >"$NETNS_S/classic.sh" <<'SH'
 # classic.sh ours|ip: ns1 - r - ns2, addresses, forwarding, routes; then delete.
 set -e
@@ -59,6 +67,28 @@ NETNS_BIG_RUNS=$NETNS_BIG_RUNS /usr/bin/unshare -m --propagation private bash -c
     "ours, one call each" "bash $S/addel.sh batch" \
     "ours, a loop" "bash $S/addel.sh loop" \
     "ip netns, a loop" "bash $S/addel.sh ip"
+  # Adding alone: every run starts from an empty /run/netns. hyperfine
+  # --prepare (untimed) deletes what the last run added, then leaves the
+  # kernel 3 s to tear those namespaces down (it does so in the background,
+  # and would otherwise slow the run being timed).
+  json=$OUT/netns-add.json
+  hyperfine -N --style none --warmup 1 --runs "$NETNS_BIG_RUNS" \
+    --prepare "bash -c \"$OURS/netns delete --all; sleep 3\"" --export-json "$json" \
+    -n "ours, one call" "$OURS/netns add $(seq -f "b%g" 1000 | tr "\n" " ")" \
+    -n "ours, a loop" "bash $S/addloop.sh ours" \
+    -n "ip netns, a loop" "bash $S/addloop.sh ip" >/dev/null 2>"$json.err" &&
+  python3 - "$json" <<"PY"
+import json, statistics, sys
+base = None
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = sorted(r["times"]); med = statistics.median(t)
+    q = statistics.quantiles(t, n=4) if len(t) > 1 else [med] * 3
+    base = base or med
+    ms = lambda s: f"{s * 1000:.3f} ms"
+    name = r["command"] if len(r["command"]) < 40 else r["command"][:37] + "..."
+    print(f"| add 1,000 | {name} | {ms(med)} | {ms(q[2] - q[0])} | {ms(t[0])} | {base / med:.2f} | |")
+PY
+  "$OURS/netns" delete --all
   "$OURS/netns" add bx
   compare "exec NAME /bin/true" \
     "ours" "$OURS/netns exec bx /bin/true" \
