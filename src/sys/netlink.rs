@@ -30,7 +30,6 @@ const NLM_F_CREATE: u16 = 0x400;
 const NLM_F_ACK_TLVS: u16 = 0x200;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 const SOL_NETLINK: libc::c_int = 270;
-const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
 const NETLINK_GET_STRICT_CHK: libc::c_int = 12;
@@ -45,10 +44,8 @@ const RTM_DELADDR: u16 = 21;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
-pub const RTM_NEWNSID: u16 = 88;
-pub const RTM_DELNSID: u16 = 89;
+const RTM_NEWNSID: u16 = 88;
 const RTM_GETNSID: u16 = 90;
-const RTNLGRP_NSID: u32 = 28;
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
 const RT_SCOPE_UNIVERSE: u8 = 0;
@@ -413,24 +410,6 @@ impl Socket {
         in_netns(ns, Socket::open)
     }
 
-    /// Join a multicast group (e.g. namespace-id events).
-    pub fn subscribe_nsid(&self) -> Result<()> {
-        let group = RTNLGRP_NSID as libc::c_int;
-        // SAFETY: setsockopt reads one int from the pointer we pass.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                SOL_NETLINK,
-                NETLINK_ADD_MEMBERSHIP,
-                &group as *const libc::c_int as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        Errno::result(rc)
-            .map(drop)
-            .what(|| "cannot listen to namespace id events".into())
-    }
-
     fn send(&mut self, msg: Msg) -> Result<u32> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
@@ -573,23 +552,6 @@ impl Socket {
 
     fn request(&mut self, msg: Msg) -> Result<()> {
         self.transact(msg).map(drop)
-    }
-
-    /// Read the next event of a subscribed group: (message type, nsid).
-    pub fn next_nsid_event(&mut self) -> Result<Vec<(u16, i32)>> {
-        let mut out = Vec::new();
-        for Reply { ty, body, .. } in self.recv()? {
-            if ty == RTM_NEWNSID || ty == RTM_DELNSID {
-                let id = body
-                    .get(4..)
-                    .and_then(|a| attrs(a).find(|(t, _)| *t == NETNSA_NSID))
-                    .and_then(|(_, p)| attr_u32(p))
-                    .map(|v| v as i32)
-                    .unwrap_or(-1);
-                out.push((ty, id));
-            }
-        }
-        Ok(out)
     }
 
     // ---- links ------------------------------------------------------------
