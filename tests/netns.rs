@@ -454,7 +454,7 @@ fn netns_accepts_paths_pids_and_our_own_namespace() {
            [ \"$(readlink /proc/$held/ns/net)\" != \"$(readlink /proc/self/ns/net)\" ] && break; sleep 0.05
          done
          netns link pid:$held:p0 /run/netns/far:f0 --addr 10.3.0.1/24,10.3.0.2/24
-         nsenter -t $held -n ip -o -4 addr show dev p0 | awk '{print $4}'
+         /usr/bin/nsenter -t $held -n ip -o -4 addr show dev p0 | awk '{print $4}'
          /usr/bin/unshare -n bash -c '
            netns up -
            netns link -:me far:you --addr 10.4.0.1/24,10.4.0.2/24
