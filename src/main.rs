@@ -1,6 +1,13 @@
 //! The multicall entry point: pick the applet by argv[0] (or by the first
 //! word after `nstools`), parse its command line, run it, and turn the
 //! result into messages and an exit status.
+//!
+//! `no_main`: the C runtime calls our `main` directly, without Rust's
+//! start-up (which would ignore SIGPIPE, a disposition every program we exec
+//! would inherit, and read /proc/self/maps to place a stack guard). The
+//! arguments still come from `std::env::args_os`.
+
+#![no_main]
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -12,7 +19,11 @@ use nstools::sys::process::{self, ExecError, Exit};
 
 const MULTICALL: &str = "nstools";
 
-fn main() {
+#[no_mangle]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = args.first().map(|a| basename(a)).unwrap_or_default();
     let applet = match applets::find(&invoked) {
