@@ -53,12 +53,12 @@ for r, kib in zip(results, rss):
 PY
 }
 
-# peak_rss CMD...: the peak resident set of one run of CMD, in KiB.
+# peak_rss CMD...: the peak resident set of one run of CMD, in KiB, measured
+# by a small static parent (bench/floor/peak-rss.c): a child is charged the
+# resident set of what it was forked from until it execs.
 peak_rss() {
-  python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+  [ -x "$FLOOR/peak-rss" ] || build_floor peak-rss
+  "$FLOOR/peak-rss" "$@"
 }
 
 # build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.
