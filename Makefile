@@ -9,8 +9,9 @@ BIN     := target/release/nstools
 # quarter of what `unshare -r true` costs (bench/10-unshare.sh). crt-static
 # must not reach proc macros, hence the explicit --target.
 TARGET  ?= $(shell rustc -vV | sed -n 's/^host: //p')
+STATIC  := RUSTFLAGS="$(RUSTFLAGS) -C target-feature=+crt-static"
 # The applet names come from the binary itself, so they never drift.
-APPLETS  = $(shell $(BIN) --list)
+APPLETS  = $(shell $(BIN) --list 2>/dev/null || $(DESTDIR)$(BINDIR)/nstools --list)
 
 .PHONY: all build test install uninstall bench clean
 
@@ -19,12 +20,11 @@ all: build
 build: $(BIN)
 
 $(BIN): Cargo.toml $(shell find src -name '*.rs')
-	RUSTFLAGS="$(RUSTFLAGS) -C target-feature=+crt-static" \
-	  $(CARGO) build --release --locked --target $(TARGET)
+	$(STATIC) $(CARGO) build --release --locked --target $(TARGET)
 	install -D -m 0755 target/$(TARGET)/release/nstools $(BIN)
 
 test:
-	bash tests/leak-check.sh $(CARGO) test --locked --no-fail-fast
+	bash tests/leak-check.sh env $(STATIC) $(CARGO) test --locked --no-fail-fast --target $(TARGET)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)

@@ -116,7 +116,14 @@ fn usage_message(e: &clap::Error) -> String {
     };
     match e.kind() {
         ErrorKind::UnknownArgument => {
-            format!("unrecognized option '{}'", ctx(ContextKind::InvalidArg))
+            let arg = ctx(ContextKind::InvalidArg);
+            match arg.strip_prefix('-') {
+                // getopt's words: a short option by its letter, a long one whole.
+                Some(letter) if letter.chars().count() == 1 && letter != "-" => {
+                    format!("invalid option -- '{letter}'")
+                }
+                _ => format!("unrecognized option '{arg}'"),
+            }
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let arg = ctx(ContextKind::InvalidArg);

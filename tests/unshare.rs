@@ -899,3 +899,157 @@ fn the_program_inherits_our_callers_sigpipe_disposition() {
     let r = sh("unshare -f yes | head -n1 >/dev/null; echo \"${PIPESTATUS[0]}\"");
     assert_eq!(r.assert_ok().stdout.trim(), "141", "{}", r.stderr);
 }
+
+/// Run util-linux's unshare (the reference), named `unshare` as ours is.
+fn reference(as_nobody: bool, args: &[&str]) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg("/usr/bin/unshare");
+        c
+    } else {
+        let mut c = Command::new("/usr/bin/unshare");
+        c.arg0("unshare");
+        c
+    };
+    cmd.args(args).current_dir("/");
+    run_command(cmd, TIMEOUT)
+}
+
+/// What a case's outcome must agree on: exit status and the words printed.
+fn outcome(r: &Run) -> (Option<i32>, Option<i32>, Vec<String>) {
+    let words = r.stdout.split_whitespace().map(String::from).collect();
+    (r.code(), r.signal(), words)
+}
+
+#[test]
+fn behaves_as_util_linux_on_shared_cases() {
+    if !std::path::Path::new("/usr/bin/unshare").exists() {
+        panic!("util-linux's unshare is needed as the reference (apt-get install util-linux)");
+    }
+    // Cases where util-linux 2.38 is right (not: SIGKILL of the child, -S/-G
+    // after -r, --setgroups=deny with -r: see DESIGN.md and the tests above).
+    let cases: &[&[&str]] = &[
+        &["-r", "id", "-u"],
+        &["-r", "cat", "/proc/self/uid_map", "/proc/self/gid_map"],
+        &["-r", "cat", "/proc/self/setgroups"],
+        &["-U", "cat", "/proc/self/setgroups"],
+        &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
+        &["-c", "id"],
+        &["--map-user=1000", "--map-group=1000", "id"],
+        &["--map-user=root", "cat", "/proc/self/uid_map"],
+        &["--map-group=nogroup", "id", "-g"],
+        &["--map-user=no-such-user-x", "true"],
+        &["-r", "--setgroups=allow", "--map-group=0", "true"],
+        &["-f", "sh", "-c", "exit 7"],
+        &["sh", "-c", "exit 9"],
+        &["-f", "sh", "-c", "kill -TERM $$"],
+        &["-pf", "sh", "-c", "echo $$"],
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "ls /proc | grep -c '^[0-9]'",
+        ],
+        &["-m", "findmnt", "-no", "PROPAGATION", "/"],
+        &[
+            "-m",
+            "--propagation=shared",
+            "findmnt",
+            "-no",
+            "PROPAGATION",
+            "/",
+        ],
+        &[
+            "-m",
+            "--propagation=slave",
+            "findmnt",
+            "-no",
+            "PROPAGATION",
+            "/",
+        ],
+        &["-m", "--propagation=unchanged", "true"],
+        &[
+            "-r",
+            "grep",
+            "-c",
+            "CapAmb:.0000000000000000",
+            "/proc/self/status",
+        ],
+        &[
+            "-r",
+            "--keep-caps",
+            "grep",
+            "-c",
+            "CapAmb:.0000000000000000",
+            "/proc/self/status",
+        ],
+        &[
+            "-T",
+            "--monotonic=5",
+            "--boottime",
+            "-7",
+            "cat",
+            "/proc/self/timens_offsets",
+        ],
+        &["--monotonic", "5", "true"],
+        &["-T", "--monotonic", "5x", "true"],
+        &["-r", "-w", "/tmp", "pwd"],
+        &["-r", "-R", "/", "-w", "/etc", "pwd"],
+        &["-r", "-w", "/no-such-dir", "true"],
+        &["-f", "/no-such-program"],
+        &["/etc/passwd"],
+        &["--net=/no-such-file", "true"],
+        &["-u", "--kill-child", "true"],
+        &["--kill-child=NOPE", "true"],
+        &["--propagation=sideways", "true"],
+        &["--setgroups=maybe", "-U", "true"],
+        &["-Cm", "cat", "/proc/self/cgroup"],
+    ];
+    let mut differ = Vec::new();
+    for args in cases {
+        let ours = outcome(&run("unshare", args));
+        let theirs = outcome(&reference(false, args));
+        if ours != theirs {
+            differ.push(format!(
+                "root {args:?}: ours {ours:?}, util-linux {theirs:?}"
+            ));
+        }
+    }
+    let as_nobody: &[&[&str]] = &[
+        &["-r", "id", "-u"],
+        &["-r", "cat", "/proc/self/uid_map", "/proc/self/setgroups"],
+        &["-n", "true"],
+        &["-rn", "ip", "-o", "link"],
+        &["--map-user=0", "--map-group=0", "id", "-u", "-g"],
+        &["-rmpf", "--mount-proc", "ps", "-o", "pid=", "-e"],
+    ];
+    for args in as_nobody {
+        let ours = outcome(&run_as_nobody("unshare", args));
+        let theirs = outcome(&reference(true, args));
+        if ours != theirs {
+            differ.push(format!(
+                "nobody {args:?}: ours {ours:?}, util-linux {theirs:?}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+#[test]
+fn usage_errors_are_worded_as_util_linux_words_them() {
+    for (arg, expected) in [
+        ("-x", "unshare: invalid option -- 'x'\n"),
+        ("--bogus", "unshare: unrecognized option '--bogus'\n"),
+    ] {
+        let ours = run("unshare", &[arg, "true"]);
+        let theirs = reference(false, &[arg, "true"]);
+        ours.assert_code(1);
+        theirs.assert_code(1);
+        let hint = "Try 'unshare --help' for more information.\n";
+        assert_eq!(ours.stderr, format!("{expected}{hint}"));
+        assert_eq!(theirs.stderr, ours.stderr);
+    }
+}

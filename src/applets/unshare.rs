@@ -19,7 +19,7 @@ use crate::sys::outside::Outside;
 use crate::sys::persist::{self, Binding};
 use crate::sys::process::EnvPlan;
 use crate::sys::process::{self, Exit, ProcDir, WaitMode};
-use crate::sys::{creds, hints, timens, OsContext};
+use crate::sys::{creds, hints, timens, userdb, OsContext};
 use crate::usage;
 
 /// Run a program with some namespaces unshared from the parent.
@@ -295,10 +295,10 @@ impl Plan {
             p.gid_map = Some(creds::egid());
         }
         if let Some(u) = &a.map_user {
-            p.uid_map = Some(creds::resolve_user(u).context("failed to parse uid")?);
+            p.uid_map = Some(userdb::user_id(u).context("failed to parse uid")?);
         }
         if let Some(g) = &a.map_group {
-            p.gid_map = Some(creds::resolve_group(g).context("failed to parse gid")?);
+            p.gid_map = Some(userdb::group_id(g).context("failed to parse gid")?);
         }
         if let Some(owner) = &a.owner {
             let Some((u, g)) = owner.split_once(':') else {
