@@ -1053,3 +1053,110 @@ fn usage_errors_are_worded_as_util_linux_words_them() {
         assert_eq!(theirs.stderr, ours.stderr);
     }
 }
+
+#[test]
+fn mount_proc_at_a_custom_dir_mounts_a_new_proc_there() {
+    let dir = scratch("procdir");
+    let p = dir.display().to_string();
+    let script =
+        format!("readlink {p}/self/ns/pid; readlink /proc/self/ns/pid; ls {p} | grep -c '^[0-9]'");
+    for r in [
+        run(
+            "unshare",
+            &["-mpf", &format!("--mount-proc={p}"), "sh", "-c", &script],
+        ),
+        run_as_nobody(
+            "unshare",
+            &["-rmpf", &format!("--mount-proc={p}"), "sh", "-c", &script],
+        ),
+    ] {
+        let out = r.assert_ok().stdout.clone();
+        let lines: Vec<&str> = out.lines().collect();
+        // The new proc shows the new PID namespace; /proc still the old one
+        // as seen from it; only the shell, ls and grep are in it.
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_ne!(lines[0], host_link("pid"), "{out}");
+        assert_eq!(lines[2], "3", "{out}");
+    }
+    // Nothing is left mounted on the directory.
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(p.as_str()));
+    assert!(!mounted, "{p} is still a mount point");
+}
+
+#[test]
+fn kill_child_without_a_name_sends_sigkill() {
+    // The child ignores TERM, so only the default KILL can end it.
+    let mut un = Command::new(applet("unshare"))
+        .args([
+            "--kill-child",
+            "-r",
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 1; done",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let upid = un.id();
+    let mut child_pid = String::new();
+    wait_until("unshare to fork its child", || {
+        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child_pid.is_empty()
+            && std::fs::read_to_string(format!("/proc/{child_pid}/status"))
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("SigIgn:") && !l.ends_with("0000000000000000"))
+                })
+                .unwrap_or(false)
+    });
+    un.kill().unwrap();
+    un.wait().unwrap();
+    wait_until("the child to die", || {
+        std::fs::read_to_string(format!("/proc/{child_pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    });
+}
+
+#[test]
+fn persisting_without_privilege_outside_fails_cleanly() {
+    // nobody owns the new user namespace but may not mount on the host side.
+    let r = in_private_mounts(
+        "touch $D/n; chmod 666 $D/n; before=$(wc -l < /proc/self/mountinfo); \
+         rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+           unshare -r --net=$D/n true 2>$D/err || rc=$?; \
+         after=$(wc -l < /proc/self/mountinfo); echo rc=$rc mounts $before $after; cat $D/err",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    let words: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(words[0], "rc=1", "{out}");
+    assert_eq!(words[2], words[3], "a mount was left behind: {out}");
+    assert!(
+        lines[1].starts_with("unshare: ")
+            && lines[1].contains("Operation not permitted")
+            && lines[1].contains("CAP_SYS_ADMIN"),
+        "{out}"
+    );
+}
+
+#[test]
+fn hostname_as_unprivileged_user_in_own_user_namespace() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let r = run_as_nobody("unshare", &["-r", "--hostname=nobody-box", "hostname"]);
+    assert_eq!(r.assert_ok().stdout, "nobody-box\n");
+    // Without a user namespace, nobody may not make a UTS namespace at all.
+    let r = run_as_nobody("unshare", &["--hostname=nobody-box", "hostname"]);
+    r.assert_code(1);
+    assert!(r.stderr.starts_with("unshare: "), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host
+    );
+}

@@ -411,7 +411,7 @@ impl Plan {
                 Some(o) if self.binds_from_outside() => {
                     self.bind_from_outside(o, old_mnt_ns, &now)?
                 }
-                _ => persist::bind_all(&now).map_err(|(_, e)| e)?,
+                _ => persist::bind_all(&now).map_err(|(_, e)| hints::explain_bind(e))?,
             }
         }
         Ok(())
@@ -520,7 +520,7 @@ impl Plan {
         }
         match outside {
             Some(o) if self.binds_from_outside() => o.bind(&pid_bind)?,
-            _ => persist::bind_all(&pid_bind).map_err(|(_, e)| e)?,
+            _ => persist::bind_all(&pid_bind).map_err(|(_, e)| hints::explain_bind(e))?,
         }
         Ok(())
     }

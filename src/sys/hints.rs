@@ -129,3 +129,14 @@ fn thread_count() -> usize {
         .map(|d| d.count())
         .unwrap_or(1)
 }
+
+/// Explain a refused bind of a namespace file onto its FILE.
+pub fn explain_bind(e: Error) -> Error {
+    match e.errno() {
+        Some(Errno::EPERM) | Some(Errno::EACCES) => e.hinted(
+            "keeping a namespace in a file is a mount, which needs CAP_SYS_ADMIN in the mount \
+             namespace holding the file: run as root",
+        ),
+        _ => e,
+    }
+}
