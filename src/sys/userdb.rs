@@ -156,28 +156,35 @@ extern "C" {
 
 /// In a statically linked binary, keep glibc's own user and group lookups
 /// (getpwuid(3) and the like, wherever a crate calls them) to the `files`
-/// service, so that no NSS module is ever loaded. Does nothing in a
-/// dynamically linked one. Runs by itself before `main` (see below) in every
-/// program built on this library, the test harnesses included.
+/// service, so that no NSS module is ever loaded. Call it before the first
+/// such lookup: glibc reads nsswitch.conf here, work a program that looks
+/// nothing up should not pay for (`main` decides). Does nothing in a
+/// dynamically linked binary; idempotent.
 pub fn confine_nss() {
     if !cfg!(target_feature = "crt-static") {
         return;
     }
-    const FILES: &CStr = c"files";
-    for db in [c"passwd", c"group", c"shadow", c"gshadow", c"initgroups"] {
-        // SAFETY: two NUL-terminated static strings; glibc copies what it keeps.
-        unsafe { __nss_configure_lookup(db.as_ptr(), FILES.as_ptr()) };
-    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        const FILES: &CStr = c"files";
+        for db in [c"passwd", c"group", c"shadow", c"gshadow", c"initgroups"] {
+            // SAFETY: two NUL-terminated static strings; glibc copies what it keeps.
+            unsafe { __nss_configure_lookup(db.as_ptr(), FILES.as_ptr()) };
+        }
+    });
 }
 
-extern "C" fn confine_nss_at_start() {
-    confine_nss();
-}
-
-/// Called by the C runtime before `main`: no lookup can come first.
+/// The library's own unit tests call glibc lookups (`creds`): confine them
+/// before their harness starts.
+#[cfg(test)]
 #[used]
 #[link_section = ".init_array"]
-static CONFINE_NSS_AT_START: extern "C" fn() = confine_nss_at_start;
+static CONFINE_NSS_IN_UNIT_TESTS: extern "C" fn() = {
+    extern "C" fn confine() {
+        confine_nss();
+    }
+    confine
+};
 
 #[cfg(test)]
 mod tests {
