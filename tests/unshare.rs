@@ -1159,3 +1159,32 @@ fn hostname_as_unprivileged_user_in_own_user_namespace() {
         host
     );
 }
+
+#[test]
+fn map_user_names_outside_etc_passwd_come_from_the_other_nss_services() {
+    // Hide nobody from /etc/passwd (in a mount namespace of the test's own):
+    // a service such as systemd's may still know the name, and what getent
+    // finds is what unshare must map (or, if nothing does, refuse).
+    let r = in_private_mounts(
+        "grep -v '^nobody:' /etc/passwd > $D/passwd; mount --bind $D/passwd /etc/passwd; \
+         echo \"getent=$(getent passwd nobody | cut -d: -f3)\"; \
+         rc=0; unshare --map-user=nobody cat /proc/self/uid_map 2>$D/err || rc=$?; \
+         echo rc=$rc; cat $D/err",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let mut lines = out.lines();
+    let getent = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("getent=")
+        .to_string();
+    let rest: Vec<&str> = lines.collect();
+    if getent.is_empty() {
+        assert_eq!(rest[0], "rc=1", "{out}");
+        assert!(rest[1].contains("failed to parse uid: 'nobody'"), "{out}");
+    } else {
+        let words: Vec<&str> = rest[0].split_whitespace().collect();
+        assert_eq!(words, [getent.as_str(), "0", "1"], "{out}");
+        assert_eq!(rest[1], "rc=0", "{out}");
+    }
+}
