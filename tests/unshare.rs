@@ -1188,3 +1188,19 @@ fn map_user_names_outside_etc_passwd_come_from_the_other_nss_services() {
         assert_eq!(rest[1], "rc=0", "{out}");
     }
 }
+
+#[test]
+fn setgid_without_a_gid_map_says_to_map_a_group() {
+    let r = run_as_nobody("unshare", &["-U", "--setgroups=allow", "-G", "0", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .starts_with("unshare: setgroups failed: Operation not permitted")
+            && r.stderr.contains("--map-group"),
+        "{}",
+        r.stderr
+    );
+    // With the map it works, and the groups are dropped.
+    let r = run_as_nobody("unshare", &["-r", "-G", "0", "id", "-G"]);
+    assert_eq!(r.assert_ok().stdout, "0\n");
+}

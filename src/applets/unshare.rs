@@ -603,7 +603,13 @@ impl Plan {
             }
         }
         if let Some(gid) = self.setgid {
-            creds::clear_groups().or_else(|e| if setgroups_denied() { Ok(()) } else { Err(e) })?;
+            creds::clear_groups().or_else(|e| {
+                if setgroups_denied() {
+                    Ok(())
+                } else {
+                    Err(hints::explain_setgroups(e))
+                }
+            })?;
             creds::set_gid(gid)?;
         }
         if let Some(uid) = self.setuid {

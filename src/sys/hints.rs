@@ -140,3 +140,16 @@ pub fn explain_bind(e: Error) -> Error {
         _ => e,
     }
 }
+
+/// Explain a refused setgroups(2) (for `--setgid`).
+pub fn explain_setgroups(e: Error) -> Error {
+    let gid_map_empty = std::fs::read_to_string("/proc/self/gid_map")
+        .map(|m| m.trim().is_empty())
+        .unwrap_or(false);
+    match e.errno() {
+        Some(Errno::EPERM) if gid_map_empty => e.hinted(
+            "this user namespace has no gid map yet: add --map-group=GID or --map-root-user",
+        ),
+        _ => e,
+    }
+}
