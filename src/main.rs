@@ -82,6 +82,7 @@ extern "C" fn main(
 
 fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
     let command = (applet.command)().name(applet.name).bin_name(applet.name);
+    let last = args.last().map(|a| a.to_string_lossy().into_owned());
     let matches = match command.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -89,7 +90,7 @@ fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
             return Exit::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{}: {}", applet.name, usage_message(&e));
+            eprintln!("{}: {}", applet.name, usage_message(&e, last.as_deref()));
             eprintln!("Try '{} --help' for more information.", applet.name);
             return Exit::Code(applet.failure_status);
         }
@@ -111,7 +112,9 @@ fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
 }
 
 /// clap's error as util-linux words it: one line, no colours, no usage dump.
-fn usage_message(e: &clap::Error) -> String {
+/// `last` is the last word of the command line, where an option that lacks
+/// its value stands.
+fn usage_message(e: &clap::Error, last: Option<&str>) -> String {
     let ctx = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => s.clone(),
         Some(ContextValue::Strings(v)) => v.join(", "),
@@ -128,10 +131,24 @@ fn usage_message(e: &clap::Error) -> String {
                 _ => format!("unrecognized option '{arg}'"),
             }
         }
+        ErrorKind::InvalidValue
+            if ctx(ContextKind::InvalidValue).is_empty()
+                && last.is_some_and(|l| l.starts_with('-') && !l.contains('=')) =>
+        {
+            // The option ended the command line without its value.
+            let last = last.unwrap_or_default();
+            match last.strip_prefix("--") {
+                Some(_) => format!("option '{last}' requires an argument"),
+                None => format!(
+                    "option requires an argument -- '{}'",
+                    last.chars().last().unwrap_or('?')
+                ),
+            }
+        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let arg = ctx(ContextKind::InvalidArg);
             let arg = arg
-                .split(['=', ' ', '<'])
+                .split(['=', ' ', '<', '['])
                 .next()
                 .unwrap_or("")
                 .trim_end_matches(',')

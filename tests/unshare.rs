@@ -1040,12 +1040,18 @@ fn behaves_as_util_linux_on_shared_cases() {
 
 #[test]
 fn usage_errors_are_worded_as_util_linux_words_them() {
-    for (arg, expected) in [
-        ("-x", "unshare: invalid option -- 'x'\n"),
-        ("--bogus", "unshare: unrecognized option '--bogus'\n"),
+    for (args, expected) in [
+        (&["-x", "true"][..], "unshare: invalid option -- 'x'\n"),
+        (
+            &["--bogus", "true"],
+            "unshare: unrecognized option '--bogus'\n",
+        ),
+        (&["-S"], "unshare: option requires an argument -- 'S'\n"),
+        (&["-rw"], "unshare: option requires an argument -- 'w'\n"),
+        (&["--wd"], "unshare: option '--wd' requires an argument\n"),
     ] {
-        let ours = run("unshare", &[arg, "true"]);
-        let theirs = reference(false, &[arg, "true"]);
+        let ours = run("unshare", args);
+        let theirs = reference(false, args);
         ours.assert_code(1);
         theirs.assert_code(1);
         let hint = "Try 'unshare --help' for more information.\n";
