@@ -36,7 +36,7 @@ report=$OUT/REPORT.md
   echo
   echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up), the interquartile"
   echo "range, the fastest run, 'ours ÷ this' (the first row's median over this row's:"
-  echo "below 1.00 means ours is faster) and the peak resident set of one run. 'floor' is"
+  echo "below 1.00 means ours is faster) and the peak resident set (median of five runs). 'floor' is"
   echo "a static C program of the bench's own that makes only the syscalls the case needs."
   for s in "$BENCH_DIR"/[0-9][0-9]-*.sh; do
     echo "bench: $(basename "$s")" >&2

@@ -1025,6 +1025,13 @@ fn behaves_as_util_linux_on_shared_cases() {
         &["-rn", "ip", "-o", "link"],
         &["--map-user=0", "--map-group=0", "id", "-u", "-g"],
         &["-rmpf", "--mount-proc", "ps", "-o", "pid=", "-e"],
+        &["-rC", "cat", "/proc/self/cgroup"],
+        &["-C", "true"],
+        &["-ri", "ipcs", "-q"],
+        &["-rT", "--monotonic=3", "cat", "/proc/self/timens_offsets"],
+        &["-T", "true"],
+        &["-ru", "hostname"],
+        &["-rm", "findmnt", "-no", "PROPAGATION", "/"],
     ];
     for args in as_nobody {
         let ours = outcome(&run_as_nobody("unshare", args));
