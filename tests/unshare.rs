@@ -1217,3 +1217,30 @@ fn setgid_without_a_gid_map_says_to_map_a_group() {
     let r = run_as_nobody("unshare", &["-r", "-G", "0", "id", "-G"]);
     assert_eq!(r.assert_ok().stdout, "0\n");
 }
+
+#[test]
+fn a_failure_after_binding_undoes_the_bindings() {
+    // Each case binds a namespace to a file and then fails in a step of
+    // unshare's own: nothing may stay mounted. The last case succeeds and
+    // keeps its binding (so the count can move at all).
+    let r = in_private_mounts(
+        "touch $D/n $D/p; mkdir $D/root; count() { grep -c \" $D/\" /proc/self/mountinfo || true; }; \
+         for args in '--net=$D/n -w /no-such-dir true' \
+                     '-f --net=$D/n -w /no-such-dir true' \
+                     '-m --net=$D/n -w /no-such-dir true' \
+                     '-mf --net=$D/n -w /no-such-dir true' \
+                     '--net=$D/n -R $D/root -w /no-such-dir true' \
+                     '-f --uts=$D/n --hostname=0123456789012345678901234567890123456789012345678901234567890123456789 true' \
+                     '-rf --net=$D/n --pid=$D/p no-such-program-nstools' \
+                     '-f --net=$D/n true'; do \
+           rc=0; eval unshare $args 2>/dev/null || rc=$?; echo \"$rc $(count)\"; \
+         done",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["1 0", "1 0", "1 0", "1 0", "1 0", "1 0", "127 0", "0 1"],
+        "(exit status, mounts on files in the scratch tmpfs): {out}"
+    );
+}

@@ -240,10 +240,35 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         return Err(e);
     }
     if !plan.fork {
+        // Our own last failures come before the helper goes, so that the
+        // bindings can still be undone; bindings made here are undone from
+        // the old root, if --root moved us.
+        let old_root = (plan.root.is_some() && outside.is_none() && !plan.persist.is_empty())
+            .then(|| {
+                nix::fcntl::open(
+                    "/",
+                    nix::fcntl::OFlag::O_PATH
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+            })
+            .transpose()
+            .what(|| "cannot open /".into())?;
+        if let Err(e) = plan.prepare() {
+            let here = match &old_root {
+                Some(fd) => nix::unistd::fchdir(fd)
+                    .and_then(|_| nix::unistd::chroot("."))
+                    .is_ok(),
+                None => plan.root.is_none(),
+            };
+            plan.undo_bindings(outside.as_mut(), here);
+            return Err(e);
+        }
         if let Some(o) = outside {
             o.finish();
         }
-        return plan.exec();
+        return plan.exec_program();
     }
     plan.fork_and_wait(outside)
 }
@@ -525,12 +550,33 @@ impl Plan {
         Ok(())
     }
 
+    /// Undo the bindings made so far: through the helper, or here when they
+    /// were made here and `here` still sees their paths (no chroot since).
+    fn undo_bindings(&self, outside: Option<&mut Outside>, here: bool) {
+        match outside {
+            Some(o) => o.undo_binds(),
+            None if here => {
+                for (_, file) in self.persist.iter().rev() {
+                    let _ = persist::unbind(file);
+                }
+            }
+            None => {}
+        }
+    }
+
     /// Fork the program's process and wait for it. When a PID namespace is
     /// persisted, the child waits at a gate until its namespace is bound, so
     /// a failed binding never leaves a program that ran.
     fn fork_and_wait(&self, mut outside: Option<Outside>) -> Result<Exit> {
         let gate = self
             .persists(NsKind::Pid)
+            .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
+            .transpose()
+            .what(|| "pipe failed".into())?;
+        // With namespaces bound to files, the child tells us (a byte on a
+        // pipe that exec closes) when it fails before the program runs, so
+        // that we undo the bindings: no half-done state.
+        let failed = (!self.persist.is_empty())
             .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
             .transpose()
             .what(|| "pipe failed".into())?;
@@ -541,14 +587,13 @@ impl Plan {
                     drop(gate_w);
                     process::wait_gate(gate_r);
                 }
-                if let Some(sig) = self.kill_child {
-                    process::set_parent_death_signal(sig)?;
-                    // The parent may have died before the request took effect.
-                    if nix::unistd::getppid() != parent {
-                        nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
-                    }
+                if let Some((failed_r, failed_w)) = failed {
+                    drop(failed_r);
+                    let r = self.exec_after_parent_death_signal(parent);
+                    let _ = nix::unistd::write(&failed_w, b"!");
+                    return r;
                 }
-                self.exec()
+                self.exec_after_parent_death_signal(parent)
             }
             Some(child) => {
                 if let Err(e) = self.persist_for_children(outside.as_mut()) {
@@ -559,6 +604,13 @@ impl Plan {
                     return Err(e);
                 }
                 drop(gate);
+                if let Some((failed_r, failed_w)) = failed {
+                    drop(failed_w);
+                    let mut byte = [0u8; 1];
+                    if matches!(nix::unistd::read(&failed_r, &mut byte), Ok(1)) {
+                        self.undo_bindings(outside.as_mut(), true);
+                    }
+                }
                 if let Some(o) = outside {
                     o.finish();
                 }
@@ -567,8 +619,27 @@ impl Plan {
         }
     }
 
+    /// In the child: arrange `--kill-child`, then become the program.
+    fn exec_after_parent_death_signal(&self, parent: Pid) -> Result<Exit> {
+        if let Some(sig) = self.kill_child {
+            process::set_parent_death_signal(sig)?;
+            // The parent may have died before the request took effect.
+            if nix::unistd::getppid() != parent {
+                nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
+            }
+        }
+        self.exec()
+    }
+
     /// The rest happens in the process that becomes the program.
     fn exec(&self) -> Result<Exit> {
+        self.prepare()?;
+        self.exec_program()
+    }
+
+    /// Everything between the namespaces and the program: the steps that
+    /// can still fail for reasons of unshare's own.
+    fn prepare(&self) -> Result<()> {
         if let Some(name) = &self.hostname {
             nix::unistd::sethostname(name).what(|| format!("sethostname {name} failed"))?;
         }
@@ -618,6 +689,11 @@ impl Plan {
         if self.keep_caps && self.kinds.contains(NsKind::User) {
             creds::permitted_to_ambient()?;
         }
+        Ok(())
+    }
+
+    /// Become the program (or the login shell); returns only on failure.
+    fn exec_program(&self) -> Result<Exit> {
         let shell = process::default_shell();
         self.env.apply();
         let err = if self.shell {
