@@ -1232,6 +1232,8 @@ fn a_failure_after_binding_undoes_the_bindings() {
                      '--net=$D/n -R $D/root -w /no-such-dir true' \
                      '-f --uts=$D/n --hostname=0123456789012345678901234567890123456789012345678901234567890123456789 true' \
                      '-rf --net=$D/n --pid=$D/p no-such-program-nstools' \
+                     '--net=$D/n no-such-program-nstools' \
+                     '-m --net=$D/n $D/n' \
                      '-f --net=$D/n true'; do \
            rc=0; eval unshare $args 2>/dev/null || rc=$?; echo \"$rc $(count)\"; \
          done",
@@ -1240,7 +1242,7 @@ fn a_failure_after_binding_undoes_the_bindings() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
-        ["1 0", "1 0", "1 0", "1 0", "1 0", "1 0", "127 0", "0 1"],
+        ["1 0", "1 0", "1 0", "1 0", "1 0", "1 0", "127 0", "127 0", "126 0", "0 1"],
         "(exit status, mounts on files in the scratch tmpfs): {out}"
     );
 }

@@ -255,7 +255,7 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
             })
             .transpose()
             .what(|| "cannot open /".into())?;
-        if let Err(e) = plan.prepare() {
+        if let Err(e) = plan.prepare().and_then(|()| plan.check_program()) {
             let here = match &old_root {
                 Some(fd) => nix::unistd::fchdir(fd)
                     .and_then(|_| nix::unistd::chroot("."))
@@ -690,6 +690,52 @@ impl Plan {
             creds::permitted_to_ambient()?;
         }
         Ok(())
+    }
+
+    /// With namespaces bound to files and no fork, the bindings can be
+    /// undone only before the helper goes: find the program first, as
+    /// execvp(3) will, so that a missing one fails while they still can.
+    fn check_program(&self) -> Result<()> {
+        if self.persist.is_empty() {
+            return Ok(());
+        }
+        let shell = process::default_shell();
+        let program = if self.shell {
+            shell.as_os_str()
+        } else {
+            match self.program.first() {
+                Some(p) => p.as_os_str(),
+                None => return Ok(()),
+            }
+        };
+        let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK);
+        let found = if program.as_encoded_bytes().contains(&b'/') {
+            executable(Path::new(program))
+        } else {
+            let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+            let mut first_error = Errno::ENOENT;
+            let hit =
+                std::env::split_paths(&path).any(|dir| match executable(&dir.join(program)) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        if e == Errno::EACCES {
+                            first_error = e;
+                        }
+                        false
+                    }
+                });
+            if hit {
+                Ok(())
+            } else {
+                Err(first_error)
+            }
+        };
+        found.map_err(|errno| {
+            anyhow::Error::new(process::ExecError {
+                program: program.to_os_string(),
+                errno,
+            })
+        })
     }
 
     /// Become the program (or the login shell); returns only on failure.
