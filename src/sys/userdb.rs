@@ -75,6 +75,40 @@ fn id_of(db: Db, word: &str) -> Result<u32> {
     Err(not_found())
 }
 
+/// The name of user `uid` (for matching `/etc/subuid` by name, as
+/// newuidmap does): `/etc/passwd` first, then the other NSS services
+/// through getent, as for [`user_id`].
+pub fn user_name(uid: u32) -> Option<String> {
+    name_of(Db::Passwd, uid)
+}
+
+/// The name of group `gid`.
+pub fn group_name(gid: u32) -> Option<String> {
+    name_of(Db::Group, gid)
+}
+
+fn name_of(db: Db, id: u32) -> Option<String> {
+    if let Ok(text) = std::fs::read_to_string(db.file()) {
+        if let Some(name) = text.lines().find_map(|l| name_in_line(l, id)) {
+            return Some(name.to_string());
+        }
+    }
+    if !has_other_services(db) {
+        return None;
+    }
+    let text = getent(db, &id.to_string())?;
+    text.lines()
+        .find_map(|l| name_in_line(l, id))
+        .map(str::to_string)
+}
+
+/// The name on a `passwd` or `group` line if the line is well formed and
+/// gives id `id`.
+pub fn name_in_line(line: &str, id: u32) -> Option<&str> {
+    let name = line.split(':').next()?;
+    (!name.is_empty() && id_in_line(line, name) == Some(id)).then_some(name)
+}
+
 /// A decimal id, as the kernel takes it (`(uid_t)-1` is no id).
 fn numeric_id(word: &str) -> Option<u32> {
     if word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
@@ -129,11 +163,17 @@ pub fn services_beyond_files(conf: &str, db: &str) -> bool {
 /// an empty environment from its fixed path. `None` when it is not there or
 /// finds nothing.
 fn ask_getent(db: Db, word: &str) -> Option<u32> {
+    let text = getent(db, word)?;
+    text.lines().find_map(|l| id_in_line(l, word))
+}
+
+/// `getent DB KEY`'s output, if it found anything.
+fn getent(db: Db, key: &str) -> Option<String> {
     let getent = ["/usr/bin/getent", "/bin/getent"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())?;
     let out = Command::new(getent)
-        .args([db.name(), "--", word])
+        .args([db.name(), "--", key])
         .env_clear()
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -142,8 +182,7 @@ fn ask_getent(db: Db, word: &str) -> Option<u32> {
     if !out.status.success() {
         return None;
     }
-    let text = String::from_utf8(out.stdout).ok()?;
-    text.lines().find_map(|l| id_in_line(l, word))
+    String::from_utf8(out.stdout).ok()
 }
 
 extern "C" {
@@ -199,6 +238,20 @@ mod tests {
         assert_eq!(id_in_line("root:x:4294967295:0", "root"), None);
         assert_eq!(id_in_line("root:x", "root"), None);
         assert_eq!(id_in_line("", "root"), None);
+    }
+
+    #[test]
+    fn a_line_gives_its_name_only_for_its_own_id() {
+        assert_eq!(
+            name_in_line("root:x:0:0:root:/root:/bin/sh", 0),
+            Some("root")
+        );
+        assert_eq!(name_in_line("root:x:0:0:root:/root:/bin/sh", 1), None);
+        assert_eq!(name_in_line(":x:0:0", 0), None);
+        assert_eq!(name_in_line("a:x:01", 1), Some("a"));
+        assert_eq!(name_in_line("a:x", 1), None);
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(group_name(0).as_deref(), Some("root"));
     }
 
     #[test]
