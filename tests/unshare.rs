@@ -1246,3 +1246,35 @@ fn a_failure_after_binding_undoes_the_bindings() {
         "(exit status, mounts on files in the scratch tmpfs): {out}"
     );
 }
+
+#[test]
+fn unprivileged_user_persists_namespaces_inside_its_own_user_namespace() {
+    // nobody owns a user and mount namespace, mounts a tmpfs there and keeps
+    // a network and a mount namespace in files on it; nsenter finds them.
+    let dir = scratch("nobody-persist");
+    let d = dir.display();
+    let r = sh_as_nobody(&format!(
+        "unshare -rm sh -c 'mount -t tmpfs t {d}; touch {d}/n {d}/m; \
+         unshare --net={d}/n --mount={d}/m readlink /proc/self/ns/net /proc/self/ns/mnt; \
+         nsenter --net={d}/n readlink /proc/self/ns/net; \
+         nsenter --mount={d}/m readlink /proc/self/ns/mnt; \
+         umount {d}/n {d}/m; grep -c \" {d}/\" /proc/self/mountinfo || true'"
+    ));
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}\n{}", r.stderr);
+    assert!(
+        lines[0].starts_with("net:[") && lines[1].starts_with("mnt:["),
+        "{out}"
+    );
+    assert_eq!(
+        lines[2], lines[0],
+        "nsenter entered another network namespace"
+    );
+    assert_eq!(
+        lines[3], lines[1],
+        "nsenter entered another mount namespace"
+    );
+    assert_ne!(lines[0], host_link("net"));
+    assert_eq!(lines[4], "0", "{out}");
+}
