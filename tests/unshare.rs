@@ -92,6 +92,14 @@ fn setgroups_allow_and_map_group_are_refused_together() {
         &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
     );
     assert_eq!(r.assert_ok().stdout, "deny\n");
+    // Without a new user namespace there is no setgroups file of ours.
+    let r = run("unshare", &["--setgroups=deny", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("--setgroups") && r.stderr.contains("-U"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

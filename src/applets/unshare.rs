@@ -350,6 +350,10 @@ impl Plan {
             // before writing gid_map; util-linux denies it for every writer.
             p.setgroups = Some(Setgroups::Deny);
         }
+        if p.setgroups.is_some() && !p.kinds.contains(NsKind::User) {
+            // Only a new user namespace's setgroups file may be written.
+            usage!("option --setgroups needs a new user namespace (add -U)");
+        }
         p.mount_proc = a.mount_proc;
         p.load_interp = a.load_interp;
         p.mount_binfmt = a.mount_binfmt;
