@@ -128,3 +128,21 @@ fn make_install_and_uninstall_honour_destdir_and_prefix() {
         .collect();
     assert_eq!(left, ["unshare"]);
 }
+
+#[test]
+fn a_renamed_copy_of_the_binary_still_takes_the_applet_as_first_word() {
+    let dir = scratch("renamed");
+    let copy = dir.join("nstools-0.1");
+    std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+    set_mode(&copy, 0o755);
+    let mut cmd = Command::new(&copy);
+    cmd.args(["unshare", "-r", "id", "-u"]);
+    assert_eq!(run_command(cmd, TIMEOUT).assert_ok().stdout, "0\n");
+    let mut cmd = Command::new(&copy);
+    cmd.arg("--list");
+    let listed = run_command(cmd, TIMEOUT);
+    assert_eq!(
+        listed.assert_ok().stdout.lines().collect::<Vec<_>>(),
+        applets()
+    );
+}
