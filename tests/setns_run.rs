@@ -9,44 +9,11 @@ use common::*;
 
 const KINDS: [&str; 8] = ["mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time"];
 
-/// Start `unshare --fork ARGS sleep 60` (ours) and return the sleeping child.
-fn start_target(args: &[&str], as_nobody: bool) -> Target {
-    let mut cmd = if as_nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(applet("unshare"));
-        c
-    } else {
-        Command::new(applet("unshare"))
-    };
-    cmd.arg("--fork")
-        .args(args)
-        .args(["sleep", "60"])
-        .env("PATH", path_with_applets())
-        .current_dir("/")
-        .stdin(Stdio::null());
-    let child = cmd.spawn().unwrap();
-    let parent = child.id();
-    let mut pid = 0;
-    wait_until("the target to start", || {
-        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-            .unwrap_or_default();
-        if let Some(p) = children.split_whitespace().next() {
-            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            if comm.trim() == "sleep" {
-                pid = p.parse().unwrap();
-                return true;
-            }
-        }
-        false
-    });
-    Target { child, pid }
-}
-
 fn box_target(as_nobody: bool) -> Target {
     start_target(
         &["--pid", "--mount-proc", "-rmuinC", "--hostname=box"],
         as_nobody,
+        &[],
     )
 }
 
