@@ -269,6 +269,19 @@ fn passwd_line(text: &str, uid: u32) -> Option<(String, u32)> {
     })
 }
 
+/// Drop supplementary groups, as after entering a user namespace. Where
+/// that namespace denies setgroups(2) (user_namespaces(7): `deny` in
+/// `/proc/PID/setgroups`, which an unprivileged map requires) the kernel
+/// refuses with EPERM and the groups are left as they are. Whether we are
+/// in such a namespace cannot be read from `/proc/self` once a mount or
+/// PID namespace is entered, so `entered_userns` says it.
+pub fn clear_groups_in_userns(entered_userns: bool) -> Result<()> {
+    match clear_groups() {
+        Err(e) if entered_userns && e.errno() == Some(Errno::EPERM) => Ok(()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,18 +310,5 @@ mod tests {
         assert_eq!(passwd_line(text, 65534), Some(("nobody".into(), 65534)));
         assert_eq!(passwd_line(text, 1000), None);
         assert_eq!(passwd_entry(0).map(|(n, _)| n).as_deref(), Some("root"));
-    }
-}
-
-/// Drop supplementary groups, as after entering a user namespace. Where
-/// that namespace denies setgroups(2) (user_namespaces(7): `deny` in
-/// `/proc/PID/setgroups`, which an unprivileged map requires) the kernel
-/// refuses with EPERM and the groups are left as they are. Whether we are
-/// in such a namespace cannot be read from `/proc/self` once a mount or
-/// PID namespace is entered, so `entered_userns` says it.
-pub fn clear_groups_in_userns(entered_userns: bool) -> Result<()> {
-    match clear_groups() {
-        Err(e) if entered_userns && e.errno() == Some(Errno::EPERM) => Ok(()),
-        other => other,
     }
 }
