@@ -136,6 +136,28 @@ pub fn command() -> Command {
     Args::command()
 }
 
+/// The command line checked as `run` checks it, before the mount table
+/// is read (the fuzzer's entry).
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    let args = Args::from_arg_matches(m)?;
+    match args.verb {
+        None => check_columns(&args.list)?,
+        Some(Verb::List(a)) => check_columns(&a)?,
+        Some(Verb::Set(a)) if Propagation::parse(&a.mode).is_none() => {
+            usage!("unknown propagation '{}'", a.mode)
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn check_columns(a: &ListArgs) -> Result<()> {
+    if !a.output_all {
+        Column::parse_list(a.output.as_deref())?;
+    }
+    Ok(())
+}
+
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     let args = Args::from_arg_matches(m)?;
     match args.verb {
