@@ -43,10 +43,10 @@ while read -r name count; do
       setup
       # strace -f waits for every process of the victim: one left behind
       # (a helper that outlived a killed parent) shows as a hang.
-      timeout -s KILL 30 strace -f -qq -o /dev/null -e trace="$name" \
+      timeout -k 5 30 strace -f -qq -o /dev/null -e trace="$name" \
         -e inject="$name:$mode:when=$k" -- "${victim[@]}" >"$d/out" 2>"$d/err"
       rc=$?
-      [ "$rc" != 137 ] || echo "BAD $mode $name#$k: still running after 30s"
+      [ "$rc" != 124 ] || echo "BAD $mode $name#$k: still running after 30s"
       check "$mode" "$name#$k" "$rc"
       cleanup
       points=$((points + 1))
