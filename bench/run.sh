@@ -3,6 +3,13 @@
 # write bench/REPORT.md (machine, kernel, date, tool versions, the tables).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+# The bench makes named network namespaces and mounts: it runs in a private
+# mount namespace of its own with a tmpfs over /run, so the host's /run/netns
+# and mount table are never touched (and anything left dies with it).
+if [ -z "${BENCH_ISOLATED:-}" ]; then
+  exec unshare -m --propagation private env BENCH_ISOLATED=1 bash "$0" "$@"
+fi
+mount -t tmpfs -o mode=0755 bench-run /run
 ROOT=$(dirname "$BENCH_DIR")
 BIN=$ROOT/target/release/nstools
 for tool in hyperfine python3 gcc; do

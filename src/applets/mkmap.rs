@@ -25,7 +25,7 @@ use crate::usage;
     version,
     disable_help_subcommand = true,
     max_term_width = 80,
-    after_help = "A TARGET is a PID, pid:PID, or fd:N (an inherited pidfd or /proc/PID \
+    after_help = "The process is a PID, pid:PID, or fd:N (an inherited pidfd or /proc/PID \
                   directory fd).\nA MAPPING is INSIDE:OUTSIDE:COUNT or three numbers \
                   INSIDE OUTSIDE COUNT; give several for a map of several ranges.\n\n\
                   Examples:\n  mkmap uid 4242 0:100000:65536\n  \
@@ -57,16 +57,16 @@ enum Action {
         /// Print JSON instead of a table
         #[arg(long = "json")]
         json: bool,
-        /// The process (default: this one)
-        #[arg(value_name = "TARGET")]
+        /// The process: PID, pid:PID or fd:N (default: this one)
+        #[arg(value_name = "PID")]
         target: Option<String>,
     },
     /// Say whether you may write a map, and if not which range is refused and why
     Check {
-        /// uid or gid
+        /// Which map: uid or gid
         #[arg(value_name = "uid|gid", value_parser = ["uid", "gid"])]
         kind: String,
-        /// The ranges
+        /// The ranges, each INSIDE:OUTSIDE:COUNT or INSIDE OUTSIDE COUNT
         #[arg(value_name = "MAPPING", required = true, num_args = 1.., allow_hyphen_values = true)]
         mapping: Vec<String>,
     },
@@ -80,10 +80,10 @@ struct WriteArgs {
     /// Map your own id to 0 and your first delegation from 1
     #[arg(long = "subids", conflicts_with = "mapping")]
     subids: bool,
-    /// The process whose namespace gets the map
-    #[arg(value_name = "TARGET")]
+    /// The process whose namespace gets the map: PID, pid:PID or fd:N
+    #[arg(value_name = "PID")]
     target: String,
-    /// The ranges
+    /// The ranges, each INSIDE:OUTSIDE:COUNT or INSIDE OUTSIDE COUNT
     #[arg(value_name = "MAPPING", num_args = 0.., allow_hyphen_values = true)]
     mapping: Vec<String>,
 }
@@ -479,6 +479,7 @@ fn mapper_command(kind: MapKind) -> Command {
         .arg(
             Arg::new("args")
                 .value_name("ARGS")
+                .help("The process (PID or fd:N), then INSIDE OUTSIDE COUNT for each range")
                 .num_args(0..)
                 .allow_hyphen_values(true)
                 .trailing_var_arg(true)

@@ -9,6 +9,7 @@ use crate::sys::process::Exit;
 pub mod getopt;
 pub mod mkmap;
 pub mod mountprop;
+pub mod netns;
 pub mod nsenter;
 pub mod setns_run;
 pub mod unshare;
@@ -74,6 +75,13 @@ pub static APPLETS: &[Applet] = &[
         about: "write a gid map within /etc/subgid (shadow's, stricter)",
         command: mkmap::newgidmap_command,
         run: mkmap::newgidmap_run,
+        failure_status: 1,
+    },
+    Applet {
+        name: "netns",
+        about: "named network namespaces (as ip netns) and the wiring between them",
+        command: netns::command,
+        run: netns::run,
         failure_status: 1,
     },
 ];

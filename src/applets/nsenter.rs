@@ -34,73 +34,98 @@ use crate::usage;
 )]
 pub struct Args {
     /// Enter all namespaces of the target
-    #[arg(short = 'a', long = "all")]
+    #[arg(short = 'a', long = "all", help_heading = "Namespaces")]
     all: bool,
-    /// Target process to get namespaces from (PID or PID:INODE)
-    #[arg(short = 't', long = "target", value_name = "PID[:INODE]")]
+    /// Take the namespaces from process PID (or PID:INODE)
+    #[arg(
+        short = 't',
+        long = "target",
+        value_name = "PID",
+        help_heading = "Namespaces"
+    )]
     target: Option<String>,
     /// Enter the mount namespace
-    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     mount: Option<Option<PathBuf>>,
     /// Enter the UTS namespace (hostname etc)
-    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     uts: Option<Option<PathBuf>>,
     /// Enter the System V IPC namespace
-    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     ipc: Option<Option<PathBuf>>,
     /// Enter the network namespace
-    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     net: Option<Option<PathBuf>>,
     /// Enter the network namespace of the target's socket FD
-    #[arg(short = 'N', long = "net-socket", value_name = "FD")]
+    #[arg(
+        short = 'N',
+        long = "net-socket",
+        value_name = "FD",
+        help_heading = "Namespaces"
+    )]
     net_socket: Option<i32>,
     /// Enter the PID namespace
-    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     pid: Option<Option<PathBuf>>,
     /// Enter the cgroup namespace
-    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     cgroup: Option<Option<PathBuf>>,
     /// Enter the user namespace
-    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     user: Option<Option<PathBuf>>,
     /// Enter the parent user namespace
-    #[arg(long = "user-parent")]
+    #[arg(long = "user-parent", help_heading = "Namespaces")]
     user_parent: bool,
     /// Enter the time namespace
-    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true, help_heading = "Namespaces")]
     time: Option<Option<PathBuf>>,
-    /// Set uid in entered namespace ('follow': the target's)
-    #[arg(short = 'S', long = "setuid", value_name = "UID")]
+    /// Run as UID ('follow': the target's uid)
+    #[arg(
+        short = 'S',
+        long = "setuid",
+        value_name = "UID",
+        help_heading = "Credentials"
+    )]
     setuid: Option<String>,
-    /// Set gid in entered namespace ('follow': the target's)
-    #[arg(short = 'G', long = "setgid", value_name = "GID")]
+    /// Run as GID ('follow': the target's gid)
+    #[arg(
+        short = 'G',
+        long = "setgid",
+        value_name = "GID",
+        help_heading = "Credentials"
+    )]
     setgid: Option<String>,
-    /// Do not touch uids or gids
-    #[arg(long = "preserve-credentials")]
+    /// Keep our uid and gid (no uid/gid 0 after -U)
+    #[arg(long = "preserve-credentials", help_heading = "Credentials")]
     preserve_credentials: bool,
     /// Retain capabilities granted in user namespaces
-    #[arg(long = "keep-caps")]
+    #[arg(long = "keep-caps", help_heading = "Credentials")]
     keep_caps: bool,
     /// Set the root directory
-    #[arg(short = 'r', long = "root", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'r', long = "root", value_name = "DIR", num_args = 0..=1, require_equals = true, help_heading = "Program")]
     root: Option<Option<PathBuf>>,
     /// Set the working directory
-    #[arg(short = 'w', long = "wd", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    #[arg(short = 'w', long = "wd", value_name = "DIR", num_args = 0..=1, require_equals = true, help_heading = "Program")]
     wd: Option<Option<PathBuf>>,
     /// Set the working directory in namespace
-    #[arg(short = 'W', long = "wdns", value_name = "DIR")]
+    #[arg(
+        short = 'W',
+        long = "wdns",
+        value_name = "DIR",
+        help_heading = "Program"
+    )]
     wdns: Option<PathBuf>,
     /// Inherit the environment variables of the target process
-    #[arg(short = 'e', long = "env")]
+    #[arg(short = 'e', long = "env", help_heading = "Program")]
     env: bool,
     /// Do not fork before exec'ing <program>
-    #[arg(short = 'F', long = "no-fork")]
+    #[arg(short = 'F', long = "no-fork", help_heading = "Program")]
     no_fork: bool,
     /// Join the cgroup of the target process
-    #[arg(short = 'c', long = "join-cgroup")]
+    #[arg(short = 'c', long = "join-cgroup", help_heading = "Program")]
     join_cgroup: bool,
     /// Set SELinux context according to --target PID
-    #[arg(short = 'Z', long = "follow-context")]
+    #[arg(short = 'Z', long = "follow-context", help_heading = "Program")]
     follow_context: bool,
     /// The program and its arguments
     #[arg(value_name = "PROGRAM", trailing_var_arg = true)]

@@ -47,29 +47,44 @@ setns-run with the same signal).";
     max_term_width = 80
 )]
 pub struct Args {
-    /// Print the plan (kind, inode, order, capability needed); enter nothing
-    #[arg(short = 'n', long = "dry-run")]
+    /// Print the plan (order, inodes, rights needed); enter nothing
+    #[arg(short = 'n', long = "dry-run", help_heading = "Entry")]
     dry_run: bool,
     /// Print each namespace entered (kind and inode) on stderr
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", help_heading = "Entry")]
     verbose: bool,
-    /// Do not fork before running the command, even for a PID namespace
-    #[arg(short = 'F', long = "no-fork")]
+    /// Do not fork, even for a PID namespace
+    #[arg(short = 'F', long = "no-fork", help_heading = "Command")]
     no_fork: bool,
     /// Change the root directory to DIR (after entering)
-    #[arg(short = 'r', long = "root", value_name = "DIR")]
+    #[arg(
+        short = 'r',
+        long = "root",
+        value_name = "DIR",
+        help_heading = "Command"
+    )]
     root: Option<PathBuf>,
     /// Change the working directory to DIR (after entering)
-    #[arg(short = 'w', long = "wd", value_name = "DIR")]
+    #[arg(short = 'w', long = "wd", value_name = "DIR", help_heading = "Command")]
     wd: Option<PathBuf>,
     /// Run the command as UID
-    #[arg(short = 'S', long = "setuid", value_name = "UID")]
+    #[arg(
+        short = 'S',
+        long = "setuid",
+        value_name = "UID",
+        help_heading = "Credentials"
+    )]
     setuid: Option<String>,
-    /// Run the command as GID, with no supplementary groups
-    #[arg(short = 'G', long = "setgid", value_name = "GID")]
+    /// Run the command as GID, with no other groups
+    #[arg(
+        short = 'G',
+        long = "setgid",
+        value_name = "GID",
+        help_heading = "Credentials"
+    )]
     setgid: Option<String>,
     /// Keep our uid and gid in an entered user namespace
-    #[arg(long = "preserve-credentials")]
+    #[arg(long = "preserve-credentials", help_heading = "Credentials")]
     preserve_credentials: bool,
     /// Namespaces to enter: FILE, KIND:FILE or PID[:INODE]
     #[arg(value_name = "NS", required = true)]

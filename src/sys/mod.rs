@@ -8,6 +8,7 @@ pub mod creds;
 pub mod hints;
 pub mod idmap;
 pub mod mount;
+pub mod netlink;
 pub mod ns;
 pub mod outside;
 pub mod persist;
