@@ -107,6 +107,7 @@ pub fn validate(name: &str, m: &ArgMatches) -> Result<()> {
         "mountprop" => mountprop::validate(m),
         "mkmap" => mkmap::validate(m),
         "newuidmap" | "newgidmap" => mkmap::validate_mapper(m),
+        "netns" => netns::validate(m),
         _ => Ok(()),
     }
 }
