@@ -203,3 +203,135 @@ fn mkmap_gid_with_setgroups_killed_or_failed_at_any_step_writes_all_or_nothing()
         r"0 100000 1000\n1000 0 1",
     ));
 }
+
+#[test]
+fn netns_add_killed_or_failed_at_any_step_leaves_a_namespace_or_a_file_the_next_command_handles() {
+    let case = format!(
+        r#"{MOUNT_HELPERS}
+ERRORS="unshare mount openat umount2 mkdir"
+victim=(netns add fault-ns)
+f=/run/netns/fault-ns
+setup() {{ :; }}
+cleanup() {{
+  unmount_all "$f"; rm -f "$f"
+  while [ "$(mounts_on /run/netns)" -gt 1 ]; do umount -l /run/netns; done
+}}
+check() {{
+  local mode=$1 at=$2 rc=$3 n
+  n=$(mounts_on "$f")
+  [ "$n" -le 1 ] || echo "BAD $mode $at: $n mounts on $f"
+  [ "$(mounts_on /run/netns)" -le 2 ] || echo "BAD $mode $at: /run/netns bound $(mounts_on /run/netns) times"
+  if [ "$n" = 1 ]; then
+    [ "$(nsfs_on "$f")" = yes ] || echo "BAD $mode $at: $f holds a mount that is not a namespace"
+    [ "$(stat -L -c %i "$f")" != "$(stat -L -c %i /proc/self/ns/net)" ] ||
+      echo "BAD $mode $at: $f is bound to our own namespace"
+  fi
+  if [ "$mode" != signal=KILL ] && [ "$rc" != 0 ] && [ -e "$f" ]; then
+    echo "BAD $mode $at: failed (rc $rc: $(head -1 "$d/err")) yet left $f"
+  fi
+  if [ -e "$f" ] && [ "$n" = 0 ]; then
+    # A file without its bind: the kill fell between the two. The next
+    # add must take the name, or say what to remove; delete removes it.
+    if netns add fault-ns 2>"$d/again"; then
+      [ "$(nsfs_on "$f")" = yes ] || echo "BAD $mode $at: the next add left $f unbound"
+    elif ! grep -q "netns delete fault-ns" "$d/again"; then
+      echo "BAD $mode $at: the next add neither took the name nor said what to remove: $(cat "$d/again")"
+    fi
+    netns delete fault-ns || echo "BAD $mode $at: netns delete cannot remove the leftover $f"
+    [ ! -e "$f" ] || echo "BAD $mode $at: $f is still there after delete"
+  fi
+}}
+"#
+    );
+    fault_case(&case);
+}
+
+#[test]
+fn netns_link_killed_or_failed_at_any_step_leaves_both_ends_or_neither() {
+    let case = r#"
+ERRORS="sendto sendmsg recvfrom recvmsg setns openat socket"
+victim=(netns link fault-a fault-b --addr 10.9.0.1/24,10.9.0.2/24)
+veths() { ip -n "$1" -o link show type veth | awk -F': ' '{print $2}'; }
+setup() { netns add fault-a fault-b; }
+cleanup() { netns delete fault-a fault-b; }
+check() {
+  local mode=$1 at=$2 rc=$3 a b
+  a=$(veths fault-a); b=$(veths fault-b)
+  if [ -n "$a" ] && [ -z "$b" ]; then echo "BAD $mode $at: fault-a holds $a without a peer in fault-b"; fi
+  if [ -z "$a" ] && [ -n "$b" ]; then echo "BAD $mode $at: fault-b holds $b without a peer in fault-a"; fi
+  local own
+  own=$(ip -o link show type veth | awk -F': ' '{print $2}')
+  [ -z "$own" ] || echo "BAD $mode $at: a veth left in our own namespace: $own"
+  if [ "$rc" = 0 ] && [ -z "$a" ]; then echo "BAD $mode $at: link succeeded but made nothing"; fi
+  if [ "$mode" != signal=KILL ] && [ "$rc" != 0 ] && [ -n "$a" ]; then
+    echo "BAD $mode $at: failed (rc $rc: $(head -1 "$d/err")) yet left $a / $b"
+  fi
+  if [ "$mode" = signal=KILL ] && [ "$rc" != 0 ] && [ -n "$a" ]; then
+    # A pair made, maybe without its addresses: the next link must
+    # finish the job or say what to remove.
+    if ! netns link fault-a fault-b --addr 10.9.0.1/24,10.9.0.2/24 2>"$d/again"; then
+      grep -q "remove it with 'nsenter --net=/run/netns/fault-[ab] ip link del v-fault-[ab]'" "$d/again" ||
+        echo "BAD $mode $at: the next link neither worked nor said what to remove: $(cat "$d/again")"
+    fi
+  fi
+}
+"#;
+    fault_case(case);
+}
+
+/// Run a script in a mount and network namespace of its own, with a tmpfs
+/// over /run/netns.
+fn in_own_netns_dir(script: &str) -> Run {
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args(["--mount", "--net", "--propagation", "private", "bash", "-c"])
+        .arg(format!(
+            "if [ -d /run/netns ]; then mount -t tmpfs t /run/netns; \
+             else mount -t tmpfs t /run && mkdir /run/netns; fi\n{script}"
+        ))
+        .env("PATH", path_with_applets());
+    run_command(cmd, TIMEOUT)
+}
+
+#[test]
+fn netns_add_over_a_file_left_unbound_says_what_to_remove_and_delete_removes_it() {
+    let r = in_own_netns_dir(
+        "netns add first && : > /run/netns/left\n\
+         netns add left; echo \"rc=$?\"\n\
+         netns delete left; echo \"delete=$?\"; [ -e /run/netns/left ] || echo gone\n\
+         netns add left && echo readded",
+    );
+    assert!(r.stdout.contains("rc=1"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("cannot create namespace file \"/run/netns/left\": File exists")
+            && r.stderr.contains("remove it with 'netns delete left'"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("delete=0") && r.stdout.contains("gone") && r.stdout.contains("readded"),
+        "{r:?}"
+    );
+    // A name that is bound keeps iproute2's message, with no such hint.
+    let r = in_own_netns_dir("netns add x && netns add x");
+    assert!(!r.ok() && !r.stderr.contains("interrupted"), "{r:?}");
+}
+
+#[test]
+fn netns_link_onto_a_taken_interface_name_says_what_to_remove() {
+    let r = in_own_netns_dir(
+        "netns add la lb && ip -n la link add v-lb type veth peer name keep\n\
+         netns link la lb; echo \"rc=$?\"\n\
+         ip -n lb -o link show type veth | grep -c . | sed s/^/veths_b=/",
+    );
+    assert!(r.stdout.contains("rc=1"), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "interface v-lb already exists in namespace la (left by an interrupted link?): \
+             remove it with 'nsenter --net=/run/netns/la ip link del v-lb'"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("veths_b=0"), "nothing made in lb: {r:?}");
+}

@@ -758,13 +758,32 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
     let mut both = wire_all(vec![ea.ns, eb.ns])?;
     let mut wb = both.pop().expect("two namespaces");
     let mut wa = both.pop().expect("two namespaces");
+    // A name taken, often by an interrupted link: say what to remove rather
+    // than the kernel's bare EEXIST (or a clash of its addresses).
+    for (w, ifname) in [(&mut wa, &if_a), (&mut wb, &if_b)] {
+        if w.sock.link_index(ifname).is_ok() {
+            bail!(
+                "cannot link {a} and {b}: interface {ifname} already exists in namespace {} \
+                 (left by an interrupted link?): remove it with \
+                 'nsenter --net={} ip link del {ifname}'",
+                w.what,
+                w.what.path().display()
+            );
+        }
+    }
     if let Some((ca, cb)) = &cidrs {
         wa.check_free(ca)?;
         wb.check_free(cb)?;
     }
-    wa.sock
-        .add_veth(&if_a, &if_b, Some(&wb.file), mtu)
-        .with_context(|| format!("cannot link {} and {}", wa.what, wb.what))?;
+    let made = wa.sock.add_veth(&if_a, &if_b, Some(&wb.file), mtu);
+    if made.is_err() {
+        // The kernel may have made the pair though its answer was lost; the
+        // names were free above, so a link by that name now is ours.
+        if let Ok(i) = wa.sock.link_index(&if_a) {
+            let _ = wa.sock.del_link(i);
+        }
+    }
+    made.with_context(|| format!("cannot link {} and {}", wa.what, wb.what))?;
     let result = (|| -> Result<()> {
         // Up before the addresses: an IPv6 address added to a down interface
         // joins its solicited-node group late, and the first neighbour
