@@ -8,7 +8,8 @@
 #
 # The phases:
 #   netns-churn  4 processes, each adding then deleting 250 named netns
-#   unshare      200 concurrent `unshare -rmpf --mount-proc true`
+#   unshare      200 concurrent `unshare -rmpf --mount-proc true`, as root
+#                and again as uid 65534
 #   nsenter      200 concurrent `nsenter -t PID -a true` into one target
 #   link-race    `netns link A B` racing `netns delete A` (and B), 50 pairs
 # After each: no entry in /run/netns, no nsfs mount, no process of ours
@@ -50,6 +51,7 @@ else
 fi
 
 bindir=$(mktemp -d /tmp/nstools-stress.XXXXXX)
+chmod 755 "$bindir"
 trap 'rm -rf "$bindir"' EXIT
 for a in $("$BIN" --list); do ln -s "$BIN" "$bindir/$a"; done
 export PATH="$bindir:$PATH"
@@ -137,6 +139,17 @@ bad=$(at_once "$n" unshare -rmpf --mount-proc true)
 phase unshare "$n at once: $bad failed, $((SECONDS - t0))s"
 [ "$bad" = 0 ] || fail "unshare: $bad of $n failed: $(tail -3 "$log")"
 check_clean unshare "$base"
+
+# ---- unshare, unprivileged ----
+# The same as uid 65534: -r maps it to root in the new user namespace.
+# (By full path: a PATH lookup as 65534 could fall back to util-linux's.)
+setpriv --reuid=65534 --regid=65534 --clear-groups -- "$bindir/unshare" -r true ||
+  fail "unshare-user: uid 65534 cannot run $BIN (a directory on its path not searchable?)"
+t0=$SECONDS
+bad=$(at_once "$n" setpriv --reuid=65534 --regid=65534 --clear-groups -- "$bindir/unshare" -rmpf --mount-proc true)
+phase unshare-user "$n at once as uid 65534: $bad failed, $((SECONDS - t0))s"
+[ "$bad" = 0 ] || fail "unshare-user: $bad of $n failed: $(tail -3 "$log")"
+check_clean unshare-user "$base"
 
 # ---- nsenter ----
 n=$(scaled 200)
