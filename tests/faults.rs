@@ -335,3 +335,67 @@ fn netns_link_onto_a_taken_interface_name_says_what_to_remove() {
     );
     assert!(r.stdout.contains("veths_b=0"), "nothing made in lb: {r:?}");
 }
+
+/// A setuid-root copy of the binary, removed when dropped.
+struct SetuidCopy(std::path::PathBuf);
+
+impl Drop for SetuidCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn setuid_copy(tag: &str, name: &str) -> SetuidCopy {
+    let dir = scratch(tag);
+    set_mode(&dir, 0o755);
+    let copy = dir.join(name);
+    std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+    set_mode(&copy, 0o4755);
+    SetuidCopy(dir)
+}
+
+#[test]
+fn setuid_newgidmap_killed_or_failed_at_any_step_writes_all_or_nothing() {
+    // As uid 65534 through a setuid copy, with a test /etc/subgid bound in
+    // the case's own mount namespace; root's strace keeps the setuid bit.
+    let copy = setuid_copy("fault-suid", "newgidmap");
+    let dir = &copy.0;
+    std::fs::write(dir.join("subgid"), "nobody:200000:65536\n").unwrap();
+    set_mode(&dir.join("subgid"), 0o644);
+    let case = format!(
+        r#"
+mount --bind {d}/subgid /etc/subgid || exit 1
+ERRORS="openat write read"
+as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+want="0 65534 1
+1 200000 1000"
+setup() {{
+  $as_nobody /usr/bin/unshare -U sleep 60 & t=$!
+  for _ in $(seq 200); do
+    [ "$(readlink /proc/$t/ns/user)" != "$(readlink /proc/self/ns/user)" ] && break
+    sleep 0.01
+  done
+  victim=($as_nobody {d}/newgidmap "$t" 0 65534 1 1 200000 1000)
+}}
+cleanup() {{ kill -9 "$t"; wait "$t" 2>/dev/null; }}
+check() {{
+  local mode=$1 at=$2 rc=$3 got sg
+  got=$(awk '{{print $1, $2, $3}}' /proc/$t/gid_map)
+  sg=$(cat /proc/$t/setgroups)
+  if [ -n "$got" ] && [ "$got" != "$want" ]; then
+    echo "BAD $mode $at: a partial gid map: $got"
+  fi
+  if [ "$rc" = 0 ] && [ "$got" != "$want" ]; then
+    echo "BAD $mode $at: newgidmap succeeded but the map is '$got'"
+  fi
+  if [ "$mode" != signal=KILL ] && [ "$rc" != 0 ] && [ -n "$got" ]; then
+    echo "BAD $mode $at: newgidmap failed (rc $rc: $(head -1 "$d/err")) yet wrote the map"
+  fi
+  # A range from /etc/subgid: setgroups stays allowed (CVE-2018-7169 rule).
+  [ "$sg" = allow ] || echo "BAD $mode $at: setgroups is $sg"
+}}
+"#,
+        d = dir.display()
+    );
+    fault_case(&case);
+}
