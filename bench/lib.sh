@@ -53,10 +53,14 @@ for r, kib in zip(results, rss):
 PY
 }
 
-# peak_rss CMD...: the peak resident set of one run of CMD, in KiB (measured
-# by bench/rss.c, whose own memory does not count; see there).
+# peak_rss CMD...: the peak resident set of CMD, in KiB: the median of five
+# runs (the file pages a run maps vary with the page cache), each measured by
+# a small static parent (bench/floor/peak-rss.c), since a child is charged
+# the resident set of what it was forked from until it execs.
 peak_rss() {
-  "$FLOOR/rss" "$@" 2>/dev/null </dev/null
+  [ -x "$FLOOR/peak-rss" ] || build_floor peak-rss
+  local i
+  for i in 1 2 3 4 5; do "$FLOOR/peak-rss" "$@"; done | sort -n | sed -n 3p
 }
 
 # build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.

@@ -26,7 +26,6 @@ chmod -R a+rX "$OUT"
 export BENCH_DIR OURS FLOOR OUT
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-gcc -O2 -static -o "$FLOOR/rss" "$BENCH_DIR/rss.c"
 
 report=$OUT/REPORT.md
 {
@@ -44,7 +43,7 @@ report=$OUT/REPORT.md
   echo
   echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up), the interquartile"
   echo "range, the fastest run, 'ours ÷ this' (the first row's median over this row's:"
-  echo "below 1.00 means ours is faster) and the peak resident set of one run. 'floor' is"
+  echo "below 1.00 means ours is faster) and the peak resident set (median of five runs). 'floor' is"
   echo "a static C program of the bench's own that makes only the syscalls the case needs."
   for s in "$BENCH_DIR"/[0-9][0-9]-*.sh; do
     echo "bench: $(basename "$s")" >&2

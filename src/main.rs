@@ -1,18 +1,29 @@
 //! The multicall entry point: pick the applet by argv[0] (or by the first
 //! word after `nstools`), parse its command line, run it, and turn the
 //! result into messages and an exit status.
+//!
+//! `no_main`: the C runtime calls our `main` directly, without Rust's
+//! start-up (which would ignore SIGPIPE, a disposition every program we exec
+//! would inherit, and read /proc/self/maps to place a stack guard). The
+//! arguments still come from `std::env::args_os`.
+
+#![no_main]
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use nstools::applets::{self, Applet};
-use nstools::sys::creds;
 use nstools::sys::process::{self, ExecError, Exit};
+use nstools::sys::{creds, userdb};
 
 const MULTICALL: &str = "nstools";
 
-fn main() {
+#[no_mangle]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = args.first().map(|a| basename(a)).unwrap_or_default();
     let applet = match applets::find(&invoked) {
@@ -63,11 +74,15 @@ fn main() {
         );
         std::process::exit(1)
     }
+    if needs_nss(applet, &args) {
+        userdb::confine_nss();
+    }
     process::exit_like(run(applet, args))
 }
 
 fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
     let command = (applet.command)().name(applet.name).bin_name(applet.name);
+    let last = args.last().map(|a| a.to_string_lossy().into_owned());
     let matches = match command.try_get_matches_from(applets::normalize_args(applet.name, args)) {
         Ok(m) => m,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -75,7 +90,7 @@ fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
             return Exit::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{}: {}", applet.name, usage_message(&e));
+            eprintln!("{}: {}", applet.name, usage_message(&e, last.as_deref()));
             eprintln!("Try '{} --help' for more information.", applet.name);
             return Exit::Code(applet.failure_status);
         }
@@ -97,7 +112,9 @@ fn run(applet: &Applet, args: Vec<OsString>) -> Exit {
 }
 
 /// clap's error as util-linux words it: one line, no colours, no usage dump.
-fn usage_message(e: &clap::Error) -> String {
+/// `last` is the last word of the command line, where an option that lacks
+/// its value stands.
+fn usage_message(e: &clap::Error, last: Option<&str>) -> String {
     let ctx = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => s.clone(),
         Some(ContextValue::Strings(v)) => v.join(", "),
@@ -105,12 +122,33 @@ fn usage_message(e: &clap::Error) -> String {
     };
     match e.kind() {
         ErrorKind::UnknownArgument => {
-            format!("unrecognized option '{}'", ctx(ContextKind::InvalidArg))
+            let arg = ctx(ContextKind::InvalidArg);
+            match arg.strip_prefix('-') {
+                // getopt's words: a short option by its letter, a long one whole.
+                Some(letter) if letter.chars().count() == 1 && letter != "-" => {
+                    format!("invalid option -- '{letter}'")
+                }
+                _ => format!("unrecognized option '{arg}'"),
+            }
+        }
+        ErrorKind::InvalidValue
+            if ctx(ContextKind::InvalidValue).is_empty()
+                && last.is_some_and(|l| l.starts_with('-') && !l.contains('=')) =>
+        {
+            // The option ended the command line without its value.
+            let last = last.unwrap_or_default();
+            match last.strip_prefix("--") {
+                Some(_) => format!("option '{last}' requires an argument"),
+                None => format!(
+                    "option requires an argument -- '{}'",
+                    last.chars().last().unwrap_or('?')
+                ),
+            }
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let arg = ctx(ContextKind::InvalidArg);
             let arg = arg
-                .split(['=', ' ', '<'])
+                .split(['=', ' ', '<', '['])
                 .next()
                 .unwrap_or("")
                 .trim_end_matches(',')
@@ -142,6 +180,15 @@ fn usage_message(e: &clap::Error) -> String {
             first.trim_start_matches("error: ").to_string()
         }
     }
+}
+
+/// Whether this run may look users or groups up through glibc, which in the
+/// static binary must first be confined to files (`userdb::confine_nss`).
+/// unshare looks names up itself (`userdb`) and only for its `--map-*`
+/// options; every other applet is assumed to use glibc.
+fn needs_nss(applet: &Applet, args: &[OsString]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    applet.name != "unshare" || args.iter().any(|a| a.as_bytes().starts_with(b"--map-"))
 }
 
 fn multicall_help() -> String {

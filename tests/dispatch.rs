@@ -89,3 +89,60 @@ fn applets_refuse_to_run_setuid() {
         r.stderr
     );
 }
+
+#[test]
+fn make_install_and_uninstall_honour_destdir_and_prefix() {
+    let dest = scratch("destdir");
+    let make = |target: &str| {
+        let mut cmd = Command::new("make");
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--no-print-directory")
+            .arg(target)
+            // The binary this test run built: make must not build another.
+            .arg(format!("BIN={}", env!("CARGO_BIN_EXE_nstools")))
+            .arg(format!("DESTDIR={}", dest.display()))
+            .arg("PREFIX=/opt/ns");
+        run_command(cmd, TIMEOUT)
+    };
+    let bindir = dest.join("opt/ns/bin");
+    make("install").assert_ok();
+    for name in applets() {
+        let link = bindir.join(&name);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            std::path::Path::new("nstools"),
+            "{name}"
+        );
+    }
+    let mut cmd = Command::new(bindir.join("unshare"));
+    cmd.args(["-r", "id", "-u"]);
+    assert_eq!(run_command(cmd, TIMEOUT).assert_ok().stdout, "0\n");
+    // A file that has since replaced one of our links is not ours to remove.
+    let replaced = bindir.join("unshare");
+    std::fs::remove_file(&replaced).unwrap();
+    std::fs::write(&replaced, "someone else's\n").unwrap();
+    make("uninstall").assert_ok();
+    let left: Vec<String> = std::fs::read_dir(&bindir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["unshare"]);
+}
+
+#[test]
+fn a_renamed_copy_of_the_binary_still_takes_the_applet_as_first_word() {
+    let dir = scratch("renamed");
+    let copy = dir.join("nstools-0.1");
+    std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+    set_mode(&copy, 0o755);
+    let mut cmd = Command::new(&copy);
+    cmd.args(["unshare", "-r", "id", "-u"]);
+    assert_eq!(run_command(cmd, TIMEOUT).assert_ok().stdout, "0\n");
+    let mut cmd = Command::new(&copy);
+    cmd.arg("--list");
+    let listed = run_command(cmd, TIMEOUT);
+    assert_eq!(
+        listed.assert_ok().stdout.lines().collect::<Vec<_>>(),
+        applets()
+    );
+}

@@ -92,6 +92,14 @@ fn setgroups_allow_and_map_group_are_refused_together() {
         &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
     );
     assert_eq!(r.assert_ok().stdout, "deny\n");
+    // Without a new user namespace there is no setgroups file of ours.
+    let r = run("unshare", &["--setgroups=deny", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("--setgroups") && r.stderr.contains("-U"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -877,4 +885,404 @@ fn no_descriptor_of_ours_leaks_into_the_program() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[0], lines[1], "{out}");
+}
+
+#[test]
+fn the_program_inherits_our_callers_sigpipe_disposition() {
+    // The harness starts unshare with SIGPIPE at its default: the program
+    // must get it so, or `unshare yes | head -1` ends in an EPIPE complaint.
+    for args in [
+        &["grep", "SigIgn", "/proc/self/status"][..],
+        &["-f", "grep", "SigIgn", "/proc/self/status"],
+    ] {
+        let r = run("unshare", args);
+        let mask = u64::from_str_radix(r.assert_ok().stdout.split_whitespace().nth(1).unwrap(), 16)
+            .unwrap();
+        assert_eq!(
+            mask & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE ignored in the program: {mask:x}"
+        );
+    }
+    let r = sh("unshare -f yes | head -n1 >/dev/null; echo \"${PIPESTATUS[0]}\"");
+    assert_eq!(r.assert_ok().stdout.trim(), "141", "{}", r.stderr);
+}
+
+/// Run util-linux's unshare (the reference), named `unshare` as ours is.
+fn reference(as_nobody: bool, args: &[&str]) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg("/usr/bin/unshare");
+        c
+    } else {
+        let mut c = Command::new("/usr/bin/unshare");
+        c.arg0("unshare");
+        c
+    };
+    cmd.args(args).current_dir("/");
+    run_command(cmd, TIMEOUT)
+}
+
+/// What a case's outcome must agree on: exit status and the words printed.
+fn outcome(r: &Run) -> (Option<i32>, Option<i32>, Vec<String>) {
+    let words = r.stdout.split_whitespace().map(String::from).collect();
+    (r.code(), r.signal(), words)
+}
+
+#[test]
+fn behaves_as_util_linux_on_shared_cases() {
+    if !std::path::Path::new("/usr/bin/unshare").exists() {
+        panic!("util-linux's unshare is needed as the reference (apt-get install util-linux)");
+    }
+    // Cases where util-linux 2.38 is right (not: SIGKILL of the child, -S/-G
+    // after -r, --setgroups=deny with -r: see DESIGN.md and the tests above).
+    let cases: &[&[&str]] = &[
+        &["-r", "id", "-u"],
+        &["-r", "cat", "/proc/self/uid_map", "/proc/self/gid_map"],
+        &["-r", "cat", "/proc/self/setgroups"],
+        &["-U", "cat", "/proc/self/setgroups"],
+        &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
+        &["-c", "id"],
+        &["--map-user=1000", "--map-group=1000", "id"],
+        &["--map-user=root", "cat", "/proc/self/uid_map"],
+        &["--map-group=nogroup", "id", "-g"],
+        &["--map-user=no-such-user-x", "true"],
+        &["-r", "--setgroups=allow", "--map-group=0", "true"],
+        &["-f", "sh", "-c", "exit 7"],
+        &["sh", "-c", "exit 9"],
+        &["-f", "sh", "-c", "kill -TERM $$"],
+        &["-pf", "sh", "-c", "echo $$"],
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "readlink",
+            "/proc/self",
+            "/proc/1/exe",
+        ],
+        &["-m", "findmnt", "-no", "PROPAGATION", "/"],
+        &[
+            "-m",
+            "--propagation=shared",
+            "findmnt",
+            "-no",
+            "PROPAGATION",
+            "/",
+        ],
+        &[
+            "-m",
+            "--propagation=slave",
+            "findmnt",
+            "-no",
+            "PROPAGATION",
+            "/",
+        ],
+        &["-m", "--propagation=unchanged", "true"],
+        &[
+            "-r",
+            "grep",
+            "-c",
+            "CapAmb:.0000000000000000",
+            "/proc/self/status",
+        ],
+        &[
+            "-r",
+            "--keep-caps",
+            "grep",
+            "-c",
+            "CapAmb:.0000000000000000",
+            "/proc/self/status",
+        ],
+        &[
+            "-T",
+            "--monotonic=5",
+            "--boottime",
+            "-7",
+            "cat",
+            "/proc/self/timens_offsets",
+        ],
+        &["--monotonic", "5", "true"],
+        &["-T", "--monotonic", "5x", "true"],
+        &["-r", "-w", "/tmp", "pwd"],
+        &["-r", "-R", "/", "-w", "/etc", "pwd"],
+        &["-r", "-w", "/no-such-dir", "true"],
+        &["-f", "/no-such-program"],
+        &["/etc/passwd"],
+        &["--net=/no-such-file", "true"],
+        &["-u", "--kill-child", "true"],
+        &["--kill-child=NOPE", "true"],
+        &["--propagation=sideways", "true"],
+        &["--setgroups=maybe", "-U", "true"],
+        &["-Cm", "cat", "/proc/self/cgroup"],
+    ];
+    let mut differ = Vec::new();
+    for args in cases {
+        let ours = outcome(&run("unshare", args));
+        let theirs = outcome(&reference(false, args));
+        if ours != theirs {
+            differ.push(format!(
+                "root {args:?}: ours {ours:?}, util-linux {theirs:?}"
+            ));
+        }
+    }
+    let as_nobody: &[&[&str]] = &[
+        &["-r", "id", "-u"],
+        &["-r", "cat", "/proc/self/uid_map", "/proc/self/setgroups"],
+        &["-n", "true"],
+        &["-rn", "ip", "-o", "link"],
+        &["--map-user=0", "--map-group=0", "id", "-u", "-g"],
+        &["-rmpf", "--mount-proc", "ps", "-o", "pid=", "-e"],
+        &["-rC", "cat", "/proc/self/cgroup"],
+        &["-C", "true"],
+        &["-ri", "ipcs", "-q"],
+        &["-rT", "--monotonic=3", "cat", "/proc/self/timens_offsets"],
+        &["-T", "true"],
+        &["-ru", "hostname"],
+        &["-rm", "findmnt", "-no", "PROPAGATION", "/"],
+    ];
+    for args in as_nobody {
+        let ours = outcome(&run_as_nobody("unshare", args));
+        let theirs = outcome(&reference(true, args));
+        if ours != theirs {
+            differ.push(format!(
+                "nobody {args:?}: ours {ours:?}, util-linux {theirs:?}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+#[test]
+fn usage_errors_are_worded_as_util_linux_words_them() {
+    for (args, expected) in [
+        (&["-x", "true"][..], "unshare: invalid option -- 'x'\n"),
+        (
+            &["--bogus", "true"],
+            "unshare: unrecognized option '--bogus'\n",
+        ),
+        (&["-S"], "unshare: option requires an argument -- 'S'\n"),
+        (&["-rw"], "unshare: option requires an argument -- 'w'\n"),
+        (&["--wd"], "unshare: option '--wd' requires an argument\n"),
+    ] {
+        let ours = run("unshare", args);
+        let theirs = reference(false, args);
+        ours.assert_code(1);
+        theirs.assert_code(1);
+        let hint = "Try 'unshare --help' for more information.\n";
+        assert_eq!(ours.stderr, format!("{expected}{hint}"));
+        assert_eq!(theirs.stderr, ours.stderr);
+    }
+}
+
+#[test]
+fn mount_proc_at_a_custom_dir_mounts_a_new_proc_there() {
+    let dir = scratch("procdir");
+    let p = dir.display().to_string();
+    let script = format!("readlink {p}/self/ns/pid; echo $$; cat {p}/1/comm");
+    for r in [
+        run(
+            "unshare",
+            &["-mpf", &format!("--mount-proc={p}"), "sh", "-c", &script],
+        ),
+        run_as_nobody(
+            "unshare",
+            &["-rmpf", &format!("--mount-proc={p}"), "sh", "-c", &script],
+        ),
+    ] {
+        let out = r.assert_ok().stdout.clone();
+        let lines: Vec<&str> = out.lines().collect();
+        // The new proc shows the new PID namespace, whose first process is
+        // the shell.
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_ne!(lines[0], host_link("pid"), "{out}");
+        assert_eq!(lines[1..], ["1", "sh"], "{out}");
+    }
+    // Nothing is left mounted on the directory.
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(p.as_str()));
+    assert!(!mounted, "{p} is still a mount point");
+}
+
+#[test]
+fn kill_child_without_a_name_sends_sigkill() {
+    // The child ignores TERM, so only the default KILL can end it.
+    let mut un = Command::new(applet("unshare"))
+        .args([
+            "--kill-child",
+            "-r",
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 1; done",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let upid = un.id();
+    let mut child_pid = String::new();
+    wait_until("unshare to fork its child", || {
+        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child_pid.is_empty()
+            && std::fs::read_to_string(format!("/proc/{child_pid}/status"))
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("SigIgn:") && !l.ends_with("0000000000000000"))
+                })
+                .unwrap_or(false)
+    });
+    un.kill().unwrap();
+    un.wait().unwrap();
+    wait_until("the child to die", || {
+        std::fs::read_to_string(format!("/proc/{child_pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    });
+}
+
+#[test]
+fn persisting_without_privilege_outside_fails_cleanly() {
+    // nobody owns the new user namespace but may not mount on the host side.
+    let r = in_private_mounts(
+        "touch $D/n; chmod 666 $D/n; before=$(wc -l < /proc/self/mountinfo); \
+         rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+           unshare -r --net=$D/n true 2>$D/err || rc=$?; \
+         after=$(wc -l < /proc/self/mountinfo); echo rc=$rc mounts $before $after; cat $D/err",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    let words: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(words[0], "rc=1", "{out}");
+    assert_eq!(words[2], words[3], "a mount was left behind: {out}");
+    assert!(
+        lines[1].starts_with("unshare: ")
+            && lines[1].contains("Operation not permitted")
+            && lines[1].contains("CAP_SYS_ADMIN"),
+        "{out}"
+    );
+}
+
+#[test]
+fn hostname_as_unprivileged_user_in_own_user_namespace() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let r = run_as_nobody("unshare", &["-r", "--hostname=nobody-box", "hostname"]);
+    assert_eq!(r.assert_ok().stdout, "nobody-box\n");
+    // Without a user namespace, nobody may not make a UTS namespace at all.
+    let r = run_as_nobody("unshare", &["--hostname=nobody-box", "hostname"]);
+    r.assert_code(1);
+    assert!(r.stderr.starts_with("unshare: "), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host
+    );
+}
+
+#[test]
+fn map_user_names_outside_etc_passwd_come_from_the_other_nss_services() {
+    // Hide nobody from /etc/passwd (in a mount namespace of the test's own):
+    // a service such as systemd's may still know the name, and what getent
+    // finds is what unshare must map (or, if nothing does, refuse).
+    let r = in_private_mounts(
+        "grep -v '^nobody:' /etc/passwd > $D/passwd; mount --bind $D/passwd /etc/passwd; \
+         echo \"getent=$(getent passwd nobody | cut -d: -f3)\"; \
+         rc=0; unshare --map-user=nobody cat /proc/self/uid_map 2>$D/err || rc=$?; \
+         echo rc=$rc; cat $D/err",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let mut lines = out.lines();
+    let getent = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("getent=")
+        .to_string();
+    let rest: Vec<&str> = lines.collect();
+    if getent.is_empty() {
+        assert_eq!(rest[0], "rc=1", "{out}");
+        assert!(rest[1].contains("failed to parse uid: 'nobody'"), "{out}");
+    } else {
+        let words: Vec<&str> = rest[0].split_whitespace().collect();
+        assert_eq!(words, [getent.as_str(), "0", "1"], "{out}");
+        assert_eq!(rest[1], "rc=0", "{out}");
+    }
+}
+
+#[test]
+fn setgid_without_a_gid_map_says_to_map_a_group() {
+    let r = run_as_nobody("unshare", &["-U", "--setgroups=allow", "-G", "0", "true"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .starts_with("unshare: setgroups failed: Operation not permitted")
+            && r.stderr.contains("--map-group"),
+        "{}",
+        r.stderr
+    );
+    // With the map it works, and the groups are dropped.
+    let r = run_as_nobody("unshare", &["-r", "-G", "0", "id", "-G"]);
+    assert_eq!(r.assert_ok().stdout, "0\n");
+}
+
+#[test]
+fn a_failure_after_binding_undoes_the_bindings() {
+    // Each case binds a namespace to a file and then fails in a step of
+    // unshare's own: nothing may stay mounted. The last case succeeds and
+    // keeps its binding (so the count can move at all).
+    let r = in_private_mounts(
+        "touch $D/n $D/p; mkdir $D/root; count() { grep -c \" $D/\" /proc/self/mountinfo || true; }; \
+         for args in '--net=$D/n -w /no-such-dir true' \
+                     '-f --net=$D/n -w /no-such-dir true' \
+                     '-m --net=$D/n -w /no-such-dir true' \
+                     '-mf --net=$D/n -w /no-such-dir true' \
+                     '--net=$D/n -R $D/root -w /no-such-dir true' \
+                     '-f --uts=$D/n --hostname=0123456789012345678901234567890123456789012345678901234567890123456789 true' \
+                     '-rf --net=$D/n --pid=$D/p no-such-program-nstools' \
+                     '--net=$D/n no-such-program-nstools' \
+                     '-m --net=$D/n $D/n' \
+                     '-f --net=$D/n true'; do \
+           rc=0; eval unshare $args 2>/dev/null || rc=$?; echo \"$rc $(count)\"; \
+         done",
+    );
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["1 0", "1 0", "1 0", "1 0", "1 0", "1 0", "127 0", "127 0", "126 0", "0 1"],
+        "(exit status, mounts on files in the scratch tmpfs): {out}"
+    );
+}
+
+#[test]
+fn unprivileged_user_persists_namespaces_inside_its_own_user_namespace() {
+    // nobody owns a user and mount namespace, mounts a tmpfs there and keeps
+    // a network and a mount namespace in files on it; nsenter finds them.
+    let dir = scratch("nobody-persist");
+    let d = dir.display();
+    let r = sh_as_nobody(&format!(
+        "unshare -rm sh -c 'mount -t tmpfs t {d}; touch {d}/n {d}/m; \
+         unshare --net={d}/n --mount={d}/m readlink /proc/self/ns/net /proc/self/ns/mnt; \
+         nsenter --net={d}/n readlink /proc/self/ns/net; \
+         nsenter --mount={d}/m readlink /proc/self/ns/mnt; \
+         umount {d}/n {d}/m; grep -c \" {d}/\" /proc/self/mountinfo || true'"
+    ));
+    let out = r.assert_ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}\n{}", r.stderr);
+    assert!(
+        lines[0].starts_with("net:[") && lines[1].starts_with("mnt:["),
+        "{out}"
+    );
+    assert_eq!(
+        lines[2], lines[0],
+        "nsenter entered another network namespace"
+    );
+    assert_eq!(
+        lines[3], lines[1],
+        "nsenter entered another mount namespace"
+    );
+    assert_ne!(lines[0], host_link("net"));
+    assert_eq!(lines[4], "0", "{out}");
 }

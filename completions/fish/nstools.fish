@@ -30,6 +30,13 @@ complete -c nstools -n "__fish_nstools_needs_command" -s l -l list -d 'Print the
 complete -c nstools -n "__fish_nstools_needs_command" -s h -l help -d 'Print help'
 complete -c nstools -n "__fish_nstools_needs_command" -s V -l version -d 'Print version'
 complete -c nstools -n "__fish_nstools_needs_command" -f -a "unshare" -d 'run a program in new namespaces'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "nsenter" -d 'run a program in the namespaces of another process'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "setns-run" -d 'run a program in the namespaces of files or processes'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "mountprop" -d 'see and change mount propagation, and where mount events travel'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "mkmap" -d 'write, show and check user-namespace id maps'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "newuidmap" -d 'write a uid map within /etc/subuid (shadow\'s, stricter)'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "newgidmap" -d 'write a gid map within /etc/subgid (shadow\'s, stricter)'
+complete -c nstools -n "__fish_nstools_needs_command" -f -a "netns" -d 'named network namespaces (as ip netns) and the wiring between them'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s m -l mount -d 'Unshare the mount namespace (persist it at FILE)' -r -F
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s u -l uts -d 'Unshare the UTS namespace: hostname, domainname' -r -F
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s i -l ipc -d 'Unshare the System V IPC namespace' -r -F
@@ -48,6 +55,8 @@ unchanged\t''"
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s l -l load-interp -d 'Load a binfmt_misc definition (implies --mount-binfmt)' -r
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-user -d 'Map the current effective user to UID (implies --user)' -r
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-group -d 'Map the current effective group to GID (implies --user)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-users -d 'Map ranges of uids: INNER:OUTER:COUNT, auto, subids or all (implies --user)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-groups -d 'Map ranges of gids, as --map-users (implies --user)' -r
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l owner -d 'Owner of the new user namespace (implies --user)' -r
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l setgroups -d 'Allow or deny setgroups(2) in the user namespace' -r -f -a "allow\t''
 deny\t''"
@@ -63,7 +72,165 @@ complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s f -l fork -d
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l forward-signals -d 'Forward TERM INT HUP QUIT USR1 USR2 WINCH, stop/cont (implies -f)'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s r -l map-root-user -d 'Map the current user and group to root (implies --user)'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s c -l map-current-user -d 'Map the current user and group to themselves'
+complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-auto -d 'Map your first subordinate uids and gids from 0 (--map-users=auto --map-groups=auto)'
+complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l map-subids -d 'Map yourself to 0 and your subordinate ids from 1 (--map-users=subids --map-groups=subids)'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l keep-caps -d 'Keep user-namespace capabilities across exec'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -l clear-env -d 'Do not pass the environment on to the program'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s h -l help -d 'Print help'
 complete -c nstools -n "__fish_nstools_using_subcommand unshare" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s t -l target -d 'Take the namespaces from process PID (or PID:INODE)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s m -l mount -d 'Enter the mount namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s u -l uts -d 'Enter the UTS namespace (hostname etc)' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s i -l ipc -d 'Enter the System V IPC namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s n -l net -d 'Enter the network namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s N -l net-socket -d 'Enter the network namespace of the target\'s socket FD' -r
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s p -l pid -d 'Enter the PID namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s C -l cgroup -d 'Enter the cgroup namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s U -l user -d 'Enter the user namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s T -l time -d 'Enter the time namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s S -l setuid -d 'Run as UID (\'follow\': the target\'s uid)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s G -l setgid -d 'Run as GID (\'follow\': the target\'s gid)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s r -l root -d 'Set the root directory' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s w -l wd -d 'Set the working directory' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s W -l wdns -d 'Set the working directory in namespace' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s a -l all -d 'Enter all namespaces of the target'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -l user-parent -d 'Enter the parent user namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -l preserve-credentials -d 'Keep our uid and gid (no uid/gid 0 after -U)'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -l keep-caps -d 'Retain capabilities granted in user namespaces'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s e -l env -d 'Inherit the environment variables of the target process'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s F -l no-fork -d 'Do not fork before exec\'ing <program>'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s c -l join-cgroup -d 'Join the cgroup of the target process'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s Z -l follow-context -d 'Set SELinux context according to --target PID'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand nsenter" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s r -l root -d 'Change the root directory to DIR (after entering)' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s w -l wd -d 'Change the working directory to DIR (after entering)' -r -F
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s S -l setuid -d 'Run the command as UID' -r
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s G -l setgid -d 'Run the command as GID, with no other groups' -r
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s n -l dry-run -d 'Print the plan (order, inodes, rights needed); enter nothing'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s v -l verbose -d 'Print each namespace entered (kind and inode) on stderr'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s F -l no-fork -d 'Do not fork, even for a PID namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -l preserve-credentials -d 'Keep our uid and gid in an entered user namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand setns-run" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s o -l output -d 'Columns to print, comma-separated (+COL,... appends to the default)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s t -l task -d 'Read the mount namespace of process PID' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s l -l list -d 'Print a flat table instead of a tree'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s J -l json -d 'Print JSON'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s n -l noheadings -d 'Do not print a header line'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -l output-all -d 'Print every column'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -a "list" -d 'List mounts with their propagation (the default)'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -a "get" -d 'Print the propagation and mount point of the mount holding PATH'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -a "set" -d 'Change the propagation of mounts'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and not __fish_seen_subcommand_from list get set peers" -a "peers" -d 'Show which mounts receive a mount event made under PATH, and whom PATH receives from'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s o -l output -d 'Columns to print, comma-separated (+COL,... appends to the default)' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s t -l task -d 'Read the mount namespace of process PID' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s l -l list -d 'Print a flat table instead of a tree'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s J -l json -d 'Print JSON'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s n -l noheadings -d 'Do not print a header line'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -l output-all -d 'Print every column'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from get" -s t -l task -d 'Read the mount namespace of process PID' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from set" -s r -l recursive -d 'Change every mount below PATH too'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from set" -l bind-self -d 'Make PATH a mount point first (mount --rbind PATH PATH) when it is not one'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from peers" -s t -l task -d 'Start from the mount namespace of process PID' -r
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from peers" -s a -l all-namespaces -d 'Look in the mount namespace of every running process'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from peers" -s J -l json -d 'Print JSON'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from peers" -s n -l noheadings -d 'Do not print a header line'
+complete -c nstools -n "__fish_nstools_using_subcommand mountprop; and __fish_seen_subcommand_from peers" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -f -a "uid" -d 'Write the uid map of a process\'s user namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -f -a "gid" -d 'Write the gid map (and setgroups) of a process\'s user namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -f -a "show" -d 'Show the uid map, gid map and setgroups of a process'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and not __fish_seen_subcommand_from uid gid show check" -f -a "check" -d 'Say whether you may write a map, and if not which range is refused and why'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from uid" -l auto -d 'Map your first delegation (/etc/subuid or /etc/subgid) from 0'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from uid" -l subids -d 'Map your own id to 0 and your first delegation from 1'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from uid" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from gid" -l setgroups -d 'Write allow or deny to setgroups first' -r -f -a "allow\t''
+deny\t''"
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from gid" -l auto -d 'Map your first delegation (/etc/subuid or /etc/subgid) from 0'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from gid" -l subids -d 'Map your own id to 0 and your first delegation from 1'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from gid" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from show" -l json -d 'Print JSON instead of a table'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand mkmap; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand newuidmap" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand newgidmap" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -s V -l version -d 'Print version'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "list" -d 'List the named network namespaces, with their ids'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "ls" -d 'List the named network namespaces, with their ids'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "lst" -d 'List the named network namespaces, with their ids'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "add" -d 'Create named network namespaces (all or none)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "attach" -d 'Name the network namespace of a running process'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "set" -d 'Assign an id (a number, or auto) to a named namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "delete" -d 'Delete named network namespaces'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "del" -d 'Delete named network namespaces'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "identify" -d 'Print the names of a process\'s network namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "pids" -d 'Print the processes in a named namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "exec" -d 'Run a command in a named namespace (NAME CMD..., or --all CMD...)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "monitor" -d 'Print names added to and deleted from /run/netns as they happen'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "list-id" -d 'List the ids this namespace assigned ([target-nsid N] [nsid N])'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "link" -d 'Connect two namespaces with a veth pair'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "addr" -d 'Add addresses (IPv4 or IPv6) to an interface'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "up" -d 'Set interfaces up (default: lo)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "down" -d 'Set interfaces down'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "route" -d 'Add a route: NETNS DEST|default via GW [dev IF]'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "forward" -d 'Turn forwarding (IPv4 and IPv6) on or off in a namespace'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "bridge" -d 'Make a bridge with the subnet\'s first address, a veth into each member'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and not __fish_seen_subcommand_from list ls lst add attach set delete del identify pids exec monitor list-id link addr up down route forward bridge show" -f -a "show" -d 'Show a namespace\'s interfaces, addresses and routes'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from lst" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from delete" -l all -d 'Delete every named namespace (also -all)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from del" -l all -d 'Delete every named namespace (also -all)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from identify" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from pids" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from exec" -l all -d 'Run the command in every named namespace in turn (also -all)'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from monitor" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from list-id" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from link" -l addr -d 'Addresses for the two ends: CIDR_A,CIDR_B' -r
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from link" -l mtu -d 'MTU of both ends' -r
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from link" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from addr" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from route" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from forward" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from bridge" -l subnet -d 'The members\' subnet; the bridge takes its first address' -r
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from bridge" -s h -l help -d 'Print help'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from show" -s j -l json -d 'Print JSON'
+complete -c nstools -n "__fish_nstools_using_subcommand netns; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+
+# Values known only at run time: process ids, names in /run/netns.
+complete -c nstools -n "__fish_seen_subcommand_from nsenter" -s t -l target -x -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mountprop" -s t -l task -x -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mountprop; and __fish_seen_subcommand_from list" -s t -l task -x -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mountprop; and __fish_seen_subcommand_from get" -s t -l task -x -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mountprop; and __fish_seen_subcommand_from peers" -s t -l task -x -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mkmap; and __fish_seen_subcommand_from uid; and test (count (commandline -opc)) -eq 3" -f -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mkmap; and __fish_seen_subcommand_from gid; and test (count (commandline -opc)) -eq 3" -f -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from mkmap; and __fish_seen_subcommand_from show; and test (count (commandline -opc)) -eq 3" -f -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from attach; and test (count (commandline -opc)) -eq 4" -f -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from set; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from delete; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from identify; and test (count (commandline -opc)) -eq 3" -f -a "(string match -r '^[0-9]+\$' -- (command ls /proc 2>/dev/null))"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from pids; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from exec; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from addr; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from up; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from down; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from route; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from forward; and test (count (commandline -opc)) -eq 4" -f -a "(command ls /run/netns 2>/dev/null)"
+complete -c nstools -n "__fish_seen_subcommand_from netns; and __fish_seen_subcommand_from show; and test (count (commandline -opc)) -eq 3" -f -a "(command ls /run/netns 2>/dev/null)"

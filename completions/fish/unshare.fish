@@ -18,6 +18,8 @@ unchanged\t''"
 complete -c unshare -s l -l load-interp -d 'Load a binfmt_misc definition (implies --mount-binfmt)' -r
 complete -c unshare -l map-user -d 'Map the current effective user to UID (implies --user)' -r
 complete -c unshare -l map-group -d 'Map the current effective group to GID (implies --user)' -r
+complete -c unshare -l map-users -d 'Map ranges of uids: INNER:OUTER:COUNT, auto, subids or all (implies --user)' -r
+complete -c unshare -l map-groups -d 'Map ranges of gids, as --map-users (implies --user)' -r
 complete -c unshare -l owner -d 'Owner of the new user namespace (implies --user)' -r
 complete -c unshare -l setgroups -d 'Allow or deny setgroups(2) in the user namespace' -r -f -a "allow\t''
 deny\t''"
@@ -33,6 +35,8 @@ complete -c unshare -s f -l fork -d 'Fork the program as a child of unshare'
 complete -c unshare -l forward-signals -d 'Forward TERM INT HUP QUIT USR1 USR2 WINCH, stop/cont (implies -f)'
 complete -c unshare -s r -l map-root-user -d 'Map the current user and group to root (implies --user)'
 complete -c unshare -s c -l map-current-user -d 'Map the current user and group to themselves'
+complete -c unshare -l map-auto -d 'Map your first subordinate uids and gids from 0 (--map-users=auto --map-groups=auto)'
+complete -c unshare -l map-subids -d 'Map yourself to 0 and your subordinate ids from 1 (--map-users=subids --map-groups=subids)'
 complete -c unshare -l keep-caps -d 'Keep user-namespace capabilities across exec'
 complete -c unshare -l clear-env -d 'Do not pass the environment on to the program'
 complete -c unshare -s h -l help -d 'Print help'

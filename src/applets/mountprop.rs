@@ -23,7 +23,7 @@ use crate::usage;
 #[derive(Parser, Debug)]
 #[command(
     name = "mountprop",
-    override_usage = "mountprop [list] [options] [<path>...]\n       mountprop get <path>\n       mountprop set shared|private|slave|unbindable [-r] <path>...\n       mountprop peers <path> [--all-namespaces]",
+    override_usage = "mountprop [options] [<path>...]",
     after_help = "PROPAGATION is the kernel's own record: shared:N (member of peer group N), \
                   master:N (slave of group N), propagate_from:N, unbindable, joined by commas; \
                   'private' when there is none. MODE is findmnt's summary of it.\n\n\
@@ -44,12 +44,18 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 enum Verb {
     /// List mounts with their propagation (the default)
+    #[command(override_usage = "mountprop list [options] [<path>...]")]
     List(ListArgs),
     /// Print the propagation and mount point of the mount holding PATH
+    #[command(override_usage = "mountprop get [-t <pid>] <path>")]
     Get(GetArgs),
     /// Change the propagation of mounts
+    #[command(
+        override_usage = "mountprop set [options] shared|private|slave|unbindable <path>..."
+    )]
     Set(SetArgs),
     /// Show which mounts receive a mount event made under PATH, and whom PATH receives from
+    #[command(override_usage = "mountprop peers [options] <path>")]
     Peers(PeersArgs),
 }
 
@@ -91,7 +97,11 @@ struct GetArgs {
 #[derive(ClapArgs, Debug)]
 struct SetArgs {
     /// The new propagation
-    #[arg(value_name = "shared|private|slave|unbindable")]
+    #[arg(
+        value_name = "shared|private|slave|unbindable",
+        value_parser = ModeWord,
+        hide_possible_values = true
+    )]
     mode: String,
     /// Change every mount below PATH too
     #[arg(short = 'r', long = "recursive")]
@@ -102,6 +112,33 @@ struct SetArgs {
     /// Mount points to change (all are checked before any is changed)
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
+}
+
+/// The mode word of `set`, offered to shell completion; `set` checks it
+/// itself, so a wrong one is reported in its own words.
+#[derive(Clone)]
+struct ModeWord;
+
+impl clap::builder::TypedValueParser for ModeWord {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let words = ["shared", "private", "slave", "unbindable"];
+        Some(Box::new(
+            words.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 #[derive(ClapArgs, Debug)]

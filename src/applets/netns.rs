@@ -26,7 +26,7 @@ use crate::usage;
     version,
     disable_help_subcommand = true,
     max_term_width = 80,
-    after_help = "NS (for the wiring commands) is a name in /run/netns, a path to a \
+    after_help = "NETNS (for the wiring commands) is a name in /run/netns, a path to a \
 namespace file, pid:PID, or - for our own namespace.\nWith no command, lists the named namespaces."
 )]
 pub struct Args {
@@ -54,6 +54,7 @@ enum Cmd {
     },
     /// Assign an id (a number, or auto) to a named namespace
     Set {
+        /// The named namespace
         name: OsString,
         /// A number from 0, or auto
         #[arg(allow_hyphen_values = true)]
@@ -65,6 +66,7 @@ enum Cmd {
         /// Delete every named namespace (also -all)
         #[arg(long = "all")]
         all: bool,
+        /// The names to delete (their namespaces go once unused)
         #[arg(value_name = "NAME", allow_hyphen_values = true)]
         names: Vec<OsString>,
     },
@@ -74,14 +76,18 @@ enum Cmd {
         pid: Option<String>,
     },
     /// Print the processes in a named namespace
-    Pids { name: OsString },
+    Pids {
+        /// The named namespace
+        name: OsString,
+    },
     /// Run a command in a named namespace (NAME CMD..., or --all CMD...)
     Exec {
         /// Run the command in every named namespace in turn (also -all)
         #[arg(long = "all")]
         all: bool,
+        /// The namespace's name, then the command and its arguments
         #[arg(
-            value_name = "NAME CMD",
+            value_names = ["NAME", "CMD"],
             required = true,
             trailing_var_arg = true,
             allow_hyphen_values = true
@@ -92,16 +98,17 @@ enum Cmd {
     Monitor,
     /// List the ids this namespace assigned ([target-nsid N] [nsid N])
     ListId {
+        /// Ids as another namespace (target-nsid) sees them; one id only (nsid)
         #[arg(value_name = "target-nsid N | nsid N")]
         args: Vec<String>,
     },
-    /// Connect two namespaces with a veth pair (NS_A[:IF] NS_B[:IF])
+    /// Connect two namespaces with a veth pair
     Link {
         /// One end: a namespace, and the interface name in it (default v-OTHER)
-        #[arg(value_name = "NS_A[:IF]", allow_hyphen_values = true)]
+        #[arg(value_name = "NETNS_A[:IF]", allow_hyphen_values = true)]
         a: String,
         /// The other end
-        #[arg(value_name = "NS_B[:IF]", allow_hyphen_values = true)]
+        #[arg(value_name = "NETNS_B[:IF]", allow_hyphen_values = true)]
         b: String,
         /// Addresses for the two ends: CIDR_A,CIDR_B
         #[arg(long = "addr", value_name = "CIDR_A,CIDR_B")]
@@ -112,42 +119,72 @@ enum Cmd {
     },
     /// Add addresses (IPv4 or IPv6) to an interface
     Addr {
+        /// The namespace
+        #[arg(value_name = "NETNS")]
         ns: String,
+        /// The interface
         ifname: String,
+        /// Addresses with their prefix length (10.0.0.1/24, fd00::1/64)
         #[arg(required = true, value_name = "CIDR")]
         cidrs: Vec<String>,
     },
     /// Set interfaces up (default: lo)
-    Up { ns: String, ifnames: Vec<String> },
-    /// Set interfaces down
-    Down {
+    Up {
+        /// The namespace
+        #[arg(value_name = "NETNS")]
         ns: String,
-        #[arg(required = true)]
+        /// The interfaces
+        #[arg(value_name = "IFNAME")]
         ifnames: Vec<String>,
     },
-    /// Add a route: NS DEST|default via GW [dev IF]
+    /// Set interfaces down
+    Down {
+        /// The namespace
+        #[arg(value_name = "NETNS")]
+        ns: String,
+        /// The interfaces
+        #[arg(value_name = "IFNAME", required = true)]
+        ifnames: Vec<String>,
+    },
+    /// Add a route: NETNS DEST|default via GW [dev IF]
     Route {
-        #[arg(value_name = "NS DEST|default via GW [dev IF]", num_args = 1.., required = true)]
+        /// The namespace, then the route
+        #[arg(
+            value_names = ["NETNS", "DEST|default via GW [dev IF]"],
+            num_args = 1..,
+            required = true
+        )]
         args: Vec<String>,
     },
     /// Turn forwarding (IPv4 and IPv6) on or off in a namespace
     Forward {
+        /// Turn it on or off
         #[arg(value_parser = ["on", "off"])]
         state: String,
+        /// The namespace
+        #[arg(value_name = "NETNS")]
         ns: String,
     },
-    /// A bridge in NS holding the subnet's first address, a veth into each member
+    /// Make a bridge with the subnet's first address, a veth into each member
     Bridge {
-        #[arg(value_name = "NS:BRIDGE", allow_hyphen_values = true)]
+        /// The namespace that holds the bridge, and the bridge's name
+        #[arg(value_name = "NETNS:BRIDGE", allow_hyphen_values = true)]
         bridge: String,
         /// The members' subnet; the bridge takes its first address
         #[arg(long = "subnet", value_name = "CIDR", required = true)]
         subnet: String,
-        #[arg(value_name = "MEMBER_NS", required = true, allow_hyphen_values = true)]
+        /// The members: each gets IF (default eth0), the next address, a default route
+        #[arg(
+            value_name = "MEMBER[:IF]",
+            required = true,
+            allow_hyphen_values = true
+        )]
         members: Vec<String>,
     },
     /// Show a namespace's interfaces, addresses and routes
     Show {
+        /// The namespace (none: list the names, as list does)
+        #[arg(value_name = "NETNS")]
         ns: Option<String>,
         /// Print JSON
         #[arg(long = "json", short = 'j')]
@@ -867,7 +904,7 @@ fn route_args(args: &[String]) -> Result<RouteArgs<'_>> {
     let (ns, dest, gw, dev) = match words.as_slice() {
         [ns, dest, "via", gw] => (*ns, *dest, *gw, None),
         [ns, dest, "via", gw, "dev", dev] => (*ns, *dest, *gw, Some(*dev)),
-        _ => usage!("expected: route NS DEST|default via GW [dev IF]"),
+        _ => usage!("expected: route NETNS DEST|default via GW [dev IF]"),
     };
     let gateway: IpAddr = gw
         .parse()
@@ -911,7 +948,7 @@ type BridgeArgs = (Endpoint, String, Cidr, Vec<Endpoint>);
 fn bridge_args(spec: &str, subnet: &str, members: &[String]) -> Result<BridgeArgs> {
     let host = Endpoint::parse(spec)?;
     let Some(br) = host.ifname.clone() else {
-        usage!("expected NS:BRIDGE, got '{spec}'");
+        usage!("expected NETNS:BRIDGE, got '{spec}'");
     };
     let subnet = parse_cidr(subnet)?;
     let members = members

@@ -19,7 +19,7 @@ use crate::sys::outside::{MapperRun, Outside};
 use crate::sys::persist::{self, Binding};
 use crate::sys::process::EnvPlan;
 use crate::sys::process::{self, Exit, ProcDir, WaitMode};
-use crate::sys::{creds, hints, timens, OsContext};
+use crate::sys::{creds, hints, timens, userdb, OsContext};
 use crate::usage;
 
 /// Run a program with some namespaces unshared from the parent.
@@ -273,10 +273,35 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         return Err(e);
     }
     if !plan.fork {
+        // Our own last failures come before the helper goes, so that the
+        // bindings can still be undone; bindings made here are undone from
+        // the old root, if --root moved us.
+        let old_root = (plan.root.is_some() && outside.is_none() && !plan.persist.is_empty())
+            .then(|| {
+                nix::fcntl::open(
+                    "/",
+                    nix::fcntl::OFlag::O_PATH
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+            })
+            .transpose()
+            .what(|| "cannot open /".into())?;
+        if let Err(e) = plan.prepare().and_then(|()| plan.check_program()) {
+            let here = match &old_root {
+                Some(fd) => nix::unistd::fchdir(fd)
+                    .and_then(|_| nix::unistd::chroot("."))
+                    .is_ok(),
+                None => plan.root.is_none(),
+            };
+            plan.undo_bindings(outside.as_mut(), here);
+            return Err(e);
+        }
         if let Some(o) = outside {
             o.finish();
         }
-        return plan.exec();
+        return plan.exec_program();
     }
     plan.fork_and_wait(outside)
 }
@@ -328,10 +353,10 @@ impl Plan {
             p.gid_map = Some(creds::egid());
         }
         if let Some(u) = &a.map_user {
-            p.uid_map = Some(creds::resolve_user(u).context("failed to parse uid")?);
+            p.uid_map = Some(userdb::user_id(u).context("failed to parse uid")?);
         }
         if let Some(g) = &a.map_group {
-            p.gid_map = Some(creds::resolve_group(g).context("failed to parse gid")?);
+            p.gid_map = Some(userdb::group_id(g).context("failed to parse gid")?);
         }
         if let Some(owner) = &a.owner {
             let Some((u, g)) = owner.split_once(':') else {
@@ -389,6 +414,10 @@ impl Plan {
             // user_namespaces(7): an unprivileged writer must deny setgroups
             // before writing gid_map; util-linux denies it for every writer.
             p.setgroups = Some(Setgroups::Deny);
+        }
+        if p.setgroups.is_some() && !p.kinds.contains(NsKind::User) {
+            // Only a new user namespace's setgroups file may be written.
+            usage!("option --setgroups needs a new user namespace (add -U)");
         }
         p.mount_proc = a.mount_proc;
         p.load_interp = a.load_interp;
@@ -479,7 +508,7 @@ impl Plan {
                 Some(o) if self.binds_from_outside() => {
                     self.bind_from_outside(o, old_mnt_ns, &now)?
                 }
-                _ => persist::bind_all(&now).map_err(|(_, e)| e)?,
+                _ => persist::bind_all(&now).map_err(|(_, e)| hints::explain_bind(e))?,
             }
         }
         Ok(())
@@ -624,9 +653,23 @@ impl Plan {
         }
         match outside {
             Some(o) if self.binds_from_outside() => o.bind(&pid_bind)?,
-            _ => persist::bind_all(&pid_bind).map_err(|(_, e)| e)?,
+            _ => persist::bind_all(&pid_bind).map_err(|(_, e)| hints::explain_bind(e))?,
         }
         Ok(())
+    }
+
+    /// Undo the bindings made so far: through the helper, or here when they
+    /// were made here and `here` still sees their paths (no chroot since).
+    fn undo_bindings(&self, outside: Option<&mut Outside>, here: bool) {
+        match outside {
+            Some(o) => o.undo_binds(),
+            None if here => {
+                for (_, file) in self.persist.iter().rev() {
+                    let _ = persist::unbind(file);
+                }
+            }
+            None => {}
+        }
     }
 
     /// Fork the program's process and wait for it. When a PID namespace is
@@ -638,6 +681,13 @@ impl Plan {
             .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
             .transpose()
             .what(|| "pipe failed".into())?;
+        // With namespaces bound to files, the child tells us (a byte on a
+        // pipe that exec closes) when it fails before the program runs, so
+        // that we undo the bindings: no half-done state.
+        let failed = (!self.persist.is_empty())
+            .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
+            .transpose()
+            .what(|| "pipe failed".into())?;
         let parent = getpid();
         match process::fork(self.wait_mode.unwrap_or(WaitMode::Shield))? {
             None => {
@@ -645,14 +695,13 @@ impl Plan {
                     drop(gate_w);
                     process::wait_gate(gate_r);
                 }
-                if let Some(sig) = self.kill_child {
-                    process::set_parent_death_signal(sig)?;
-                    // The parent may have died before the request took effect.
-                    if nix::unistd::getppid() != parent {
-                        nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
-                    }
+                if let Some((failed_r, failed_w)) = failed {
+                    drop(failed_r);
+                    let r = self.exec_after_parent_death_signal(parent);
+                    let _ = nix::unistd::write(&failed_w, b"!");
+                    return r;
                 }
-                self.exec()
+                self.exec_after_parent_death_signal(parent)
             }
             Some(child) => {
                 if let Err(e) = self.persist_for_children(outside.as_mut()) {
@@ -663,6 +712,13 @@ impl Plan {
                     return Err(e);
                 }
                 drop(gate);
+                if let Some((failed_r, failed_w)) = failed {
+                    drop(failed_w);
+                    let mut byte = [0u8; 1];
+                    if matches!(nix::unistd::read(&failed_r, &mut byte), Ok(1)) {
+                        self.undo_bindings(outside.as_mut(), true);
+                    }
+                }
                 if let Some(o) = outside {
                     o.finish();
                 }
@@ -671,8 +727,27 @@ impl Plan {
         }
     }
 
+    /// In the child: arrange `--kill-child`, then become the program.
+    fn exec_after_parent_death_signal(&self, parent: Pid) -> Result<Exit> {
+        if let Some(sig) = self.kill_child {
+            process::set_parent_death_signal(sig)?;
+            // The parent may have died before the request took effect.
+            if nix::unistd::getppid() != parent {
+                nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
+            }
+        }
+        self.exec()
+    }
+
     /// The rest happens in the process that becomes the program.
     fn exec(&self) -> Result<Exit> {
+        self.prepare()?;
+        self.exec_program()
+    }
+
+    /// Everything between the namespaces and the program: the steps that
+    /// can still fail for reasons of unshare's own.
+    fn prepare(&self) -> Result<()> {
         if let Some(name) = &self.hostname {
             nix::unistd::sethostname(name).what(|| format!("sethostname {name} failed"))?;
         }
@@ -707,7 +782,13 @@ impl Plan {
             }
         }
         if let Some(gid) = self.setgid {
-            creds::clear_groups().or_else(|e| if setgroups_denied() { Ok(()) } else { Err(e) })?;
+            creds::clear_groups().or_else(|e| {
+                if setgroups_denied() {
+                    Ok(())
+                } else {
+                    Err(hints::explain_setgroups(e))
+                }
+            })?;
             creds::set_gid(gid)?;
         }
         if let Some(uid) = self.setuid {
@@ -716,6 +797,57 @@ impl Plan {
         if self.keep_caps && self.kinds.contains(NsKind::User) {
             creds::permitted_to_ambient()?;
         }
+        Ok(())
+    }
+
+    /// With namespaces bound to files and no fork, the bindings can be
+    /// undone only before the helper goes: find the program first, as
+    /// execvp(3) will, so that a missing one fails while they still can.
+    fn check_program(&self) -> Result<()> {
+        if self.persist.is_empty() {
+            return Ok(());
+        }
+        let shell = process::default_shell();
+        let program = if self.shell {
+            shell.as_os_str()
+        } else {
+            match self.program.first() {
+                Some(p) => p.as_os_str(),
+                None => return Ok(()),
+            }
+        };
+        let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK);
+        let found = if program.as_encoded_bytes().contains(&b'/') {
+            executable(Path::new(program))
+        } else {
+            let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+            let mut first_error = Errno::ENOENT;
+            let hit =
+                std::env::split_paths(&path).any(|dir| match executable(&dir.join(program)) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        if e == Errno::EACCES {
+                            first_error = e;
+                        }
+                        false
+                    }
+                });
+            if hit {
+                Ok(())
+            } else {
+                Err(first_error)
+            }
+        };
+        found.map_err(|errno| {
+            anyhow::Error::new(process::ExecError {
+                program: program.to_os_string(),
+                errno,
+            })
+        })
+    }
+
+    /// Become the program (or the login shell); returns only on failure.
+    fn exec_program(&self) -> Result<Exit> {
         let shell = process::default_shell();
         self.env.apply();
         let err = if self.shell {

@@ -129,3 +129,27 @@ fn thread_count() -> usize {
         .map(|d| d.count())
         .unwrap_or(1)
 }
+
+/// Explain a refused bind of a namespace file onto its FILE.
+pub fn explain_bind(e: Error) -> Error {
+    match e.errno() {
+        Some(Errno::EPERM) | Some(Errno::EACCES) => e.hinted(
+            "keeping a namespace in a file is a mount, which needs CAP_SYS_ADMIN in the mount \
+             namespace holding the file: run as root",
+        ),
+        _ => e,
+    }
+}
+
+/// Explain a refused setgroups(2) (for `--setgid`).
+pub fn explain_setgroups(e: Error) -> Error {
+    let gid_map_empty = std::fs::read_to_string("/proc/self/gid_map")
+        .map(|m| m.trim().is_empty())
+        .unwrap_or(false);
+    match e.errno() {
+        Some(Errno::EPERM) if gid_map_empty => e.hinted(
+            "this user namespace has no gid map yet: add --map-group=GID or --map-root-user",
+        ),
+        _ => e,
+    }
+}

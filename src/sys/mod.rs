@@ -14,6 +14,7 @@ pub mod outside;
 pub mod persist;
 pub mod process;
 pub mod timens;
+pub mod userdb;
 
 use std::fmt;
 

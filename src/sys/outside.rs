@@ -91,14 +91,14 @@ impl Outside {
         let b = bindings
             .get(index as usize)
             .ok_or_else(|| Error::invalid("helper", "bad reply"))?;
-        Err(Error::os(
+        Err(super::hints::explain_bind(Error::os(
             format!(
                 "mount {} on {} failed",
                 b.source.display(),
                 b.target.display()
             ),
             Errno::from_raw(errno),
-        ))
+        )))
     }
 
     /// Undo every binding the helper made.

@@ -352,9 +352,27 @@ pub fn man_pages() -> Result<Vec<(String, String)>, String> {
         } else {
             applet_page(src, &sources)
         };
-        pages.push((page_file(src, &sources), text));
+        pages.push((page_file(src, &sources), ascii_roff(&text)));
     }
     Ok(pages)
+}
+
+/// groff reads its input as Latin-1 unless run through preconv: write
+/// every other character (the tree lines of mountprop's examples) as a
+/// `\[uXXXX]` escape, which every output device renders.
+fn ascii_roff(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let _ = write!(out, "\\[u{:04X}]", u32::from(c));
+        }
+    }
+    out
 }
 
 /// The alias pages: (link name in `man/`, the page it points to, in the
