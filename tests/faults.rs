@@ -270,7 +270,8 @@ check() {
     # A pair made, maybe without its addresses: the next link must
     # finish the job or say what to remove.
     if ! netns link fault-a fault-b --addr 10.9.0.1/24,10.9.0.2/24 2>"$d/again"; then
-      grep -q "remove it with 'nsenter --net=/run/netns/fault-[ab] ip link del v-fault-[ab]'" "$d/again" ||
+      # (An address already there is named with the interface holding it.)
+      grep -q "remove it with 'nsenter --net=/run/netns/fault-[ab] ip link del v-fault-[ab]'\|already in use on v-fault-[ab] in namespace fault-[ab]" "$d/again" ||
         echo "BAD $mode $at: the next link neither worked nor said what to remove: $(cat "$d/again")"
     fi
   fi

@@ -795,8 +795,12 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
     let mut both = wire_all(vec![ea.ns, eb.ns])?;
     let mut wb = both.pop().expect("two namespaces");
     let mut wa = both.pop().expect("two namespaces");
+    if let Some((ca, cb)) = &cidrs {
+        wa.check_free(ca)?;
+        wb.check_free(cb)?;
+    }
     // A name taken, often by an interrupted link: say what to remove rather
-    // than the kernel's bare EEXIST (or a clash of its addresses).
+    // than the kernel's bare EEXIST.
     for (w, ifname) in [(&mut wa, &if_a), (&mut wb, &if_b)] {
         if w.sock.link_index(ifname).is_ok() {
             bail!(
@@ -807,10 +811,6 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
                 w.what.path().display()
             );
         }
-    }
-    if let Some((ca, cb)) = &cidrs {
-        wa.check_free(ca)?;
-        wb.check_free(cb)?;
     }
     let made = wa.sock.add_veth(&if_a, &if_b, Some(&wb.file), mtu);
     if made.is_err() {
