@@ -5,6 +5,8 @@
 #
 #   SCALE=1    the sizes of issue 8 (CI runs SCALE=0.1)
 #   BIN=PATH   the binary under test (default: target/debug/nstools, built)
+#   STRESS_SELFTEST=1  also leave things behind on purpose and check that
+#              the checks see them
 #
 # The phases:
 #   netns-churn  4 processes, each adding then deleting 250 named netns
@@ -19,6 +21,7 @@
 # tmpfs over /run/netns: the host's /run/netns, mounts, links and
 # processes are never touched.
 set -euo pipefail
+[ "${STRESS_TRACE:-0}" = 1 ] && set -x
 cd "$(dirname "$0")/.."
 
 SCALE=${SCALE:-1}
@@ -34,6 +37,7 @@ if [ -z "${STRESS_INSIDE:-}" ]; then
   # The harness uses util-linux's unshare, not the tool under test.
   exec timeout --kill-after=10 "${STRESS_TIMEOUT:-1200}" \
     env STRESS_INSIDE=1 BIN="$BIN" SCALE="$SCALE" JOB_TIMEOUT="$JOB_TIMEOUT" \
+    STRESS_SELFTEST="${STRESS_SELFTEST:-0}" STRESS_TRACE="${STRESS_TRACE:-0}" \
     /usr/bin/unshare --mount --pid --net --fork --mount-proc --propagation private \
     bash "$0"
 fi
@@ -208,6 +212,21 @@ if $has_netns; then
   check_clean link-race "$base"
 else
   phase link-race "skipped: this build has no netns applet"
+fi
+
+# STRESS_SELFTEST=1: leave a name, a bind and a process behind on purpose;
+# the checks must see all three (a check that cannot fail proves nothing).
+if [ "${STRESS_SELFTEST:-0}" = 1 ] && $has_netns; then
+  before=$failures
+  netns add selftest-leak
+  sleep 100 &
+  leak=$!
+  check_clean selftest "$base" 2>/dev/null
+  seen=$((failures - before))
+  kill "$leak"; wait "$leak" 2>/dev/null || true; netns delete selftest-leak
+  failures=$before
+  phase selftest "$seen of 4 leaks seen (entry, nsfs mount, mount count, process)"
+  [ "$seen" = 4 ] || fail "selftest: the checks saw $seen of the 4 leaks"
 fi
 
 phase total "$((SECONDS - started))s, SCALE=$SCALE"
