@@ -705,26 +705,51 @@ fn kill_child_signals_the_child_when_unshare_dies() {
 }
 
 fn spawn_fork(args: &[&str]) -> (std::process::Child, String) {
-    let un = Command::new(applet("unshare"))
+    let mut un = Command::new(applet("unshare"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let upid = un.id();
-    let mut child = String::new();
-    wait_until("the child to run its trap", || {
-        child = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        !child.is_empty()
-            && std::fs::read_to_string(format!("/proc/{child}/cmdline"))
-                .map(|c| c.starts_with("sh"))
-                .unwrap_or(false)
+    // The script says `ready` once its traps are set: a signal sent before
+    // that would meet the shell's default action instead, on a loaded machine.
+    let stdout = un.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
     });
-    std::thread::sleep(Duration::from_millis(200));
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) if line == "ready\n" => {}
+        other => {
+            let _ = un.kill();
+            panic!("the child did not get ready: {other:?}");
+        }
+    }
+    let child = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(!child.is_empty(), "unshare has no child");
     (un, child)
+}
+
+/// Wait (bounded) for unshare to end; kill it and fail if it does not.
+fn wait_bounded(un: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = un.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = un.kill();
+            panic!("unshare did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -737,13 +762,13 @@ fn forward_signals_passes_each_signal_to_the_child() {
         ("USR2", 45),
         ("QUIT", 46),
     ] {
-        let script = format!("trap 'exit {code}' {sig}; while :; do sleep 0.05; done");
+        let script = format!("trap 'exit {code}' {sig}; echo ready; while :; do sleep 0.05; done");
         let (mut un, _child) = spawn_fork(&["--forward-signals", "sh", "-c", &script]);
         Command::new("kill")
             .args([&format!("-{sig}"), &un.id().to_string()])
             .status()
             .unwrap();
-        let status = un.wait().unwrap();
+        let status = wait_bounded(&mut un);
         assert_eq!(status.code(), Some(code), "{sig}: {status:?}");
     }
 }
@@ -754,7 +779,7 @@ fn without_forward_signals_term_and_int_are_ignored_while_waiting() {
         "-f",
         "sh",
         "-c",
-        "trap 'exit 3' USR1; while :; do sleep 0.05; done",
+        "trap 'exit 3' USR1; echo ready; while :; do sleep 0.05; done",
     ]);
     Command::new("kill")
         .args(["-TERM", &un.id().to_string()])
@@ -773,7 +798,7 @@ fn without_forward_signals_term_and_int_are_ignored_while_waiting() {
         .args(["-USR1", &child])
         .status()
         .unwrap();
-    assert_eq!(un.wait().unwrap().code(), Some(3));
+    assert_eq!(wait_bounded(&mut un).code(), Some(3));
 }
 
 #[test]
@@ -782,7 +807,7 @@ fn forward_signals_passes_stop_and_continue_through() {
         "--forward-signals",
         "sh",
         "-c",
-        "trap 'exit 5' USR1; while :; do sleep 0.05; done",
+        "trap 'exit 5' USR1; echo ready; while :; do sleep 0.05; done",
     ]);
     let state = |pid: &str| {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -813,7 +838,7 @@ fn forward_signals_passes_stop_and_continue_through() {
         .args(["-USR1", &upid])
         .status()
         .unwrap();
-    let status = un.wait().unwrap();
+    let status = wait_bounded(&mut un);
     assert_eq!(status.code(), Some(5), "{status:?} {:?}", status.signal());
 }
 
