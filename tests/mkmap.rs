@@ -1004,3 +1004,140 @@ fn newuidmap_without_privilege_says_it_must_be_installed_setuid() {
         o.stderr
     );
 }
+
+/// Run `mapper_call` (a shell line using `$R`, root's target, and `$M`, the
+/// setuid newuidmap) as uid 65534 and return the outcome on root's target.
+fn against_roots_target(dir: &Path, prepare: &str, mapper_call: &str) -> Outcome {
+    let script = format!(
+        "{UL_UNSHARE} -U sleep 120 & R=$!\nwait_userns $R\nM={m}\n{prepare}\n\
+         $as_nobody bash -c \"{mapper_call}\"; echo \"rc=$?\"\nmaps $R\nkill -9 $R",
+        m = dir.join("newuidmap").display()
+    );
+    outcome(with_subids(SUBUID, SUBGID, &script))
+}
+
+#[test]
+fn newuidmap_setuid_refuses_an_fd_that_is_not_a_process_of_the_caller() {
+    let dir = privileged_dir("suid-fds", Raise::Setuid);
+    let fake = scratch("fake-proc");
+    let f = fake.display();
+    let cases = [
+        // A directory of the caller's own that imitates /proc/R, its files
+        // symlinks to root's process.
+        (
+            format!("ln -s /proc/$R/uid_map {f}/uid_map; ln -s /proc/$R/status {f}/status"),
+            format!("exec 3<{f}; $M fd:3 0 100000 10"),
+            "is neither a /proc/PID directory nor a pidfd",
+        ),
+        // The real /proc/R, and one of its task directories.
+        (
+            String::new(),
+            "exec 3</proc/$R; $M fd:3 0 100000 10".to_string(),
+            "is owned by uid 0 gid 0, not by you",
+        ),
+        (
+            String::new(),
+            "exec 3</proc/$R/task/$R; $M fd:3 0 100000 10".to_string(),
+            "is owned by uid 0 gid 0, not by you",
+        ),
+        // A pidfd of root's process (pidfd_open needs no permission).
+        (
+            String::new(),
+            "/usr/bin/python3 -c 'import os; fd = os.pidfd_open($R); os.set_inheritable(fd, True); \
+             os.execv(\\\"$M\\\", [\\\"newuidmap\\\", \\\"fd:%d\\\" % fd, \\\"0\\\", \\\"100000\\\", \\\"10\\\"])'"
+                .to_string(),
+            "is owned by uid 0 gid 0, not by you",
+        ),
+        // root's uid_map itself, opened for writing by root and left open
+        // for the caller.
+        (
+            "exec 4>/proc/$R/uid_map".to_string(),
+            "$M fd:4 0 100000 10".to_string(),
+            "not a /proc/PID directory",
+        ),
+    ];
+    for (prepare, call, why) in cases {
+        let o = against_roots_target(&dir, &prepare, &call);
+        assert!(!o.accepted && o.uid_map.is_empty(), "{call}: {o:?}");
+        assert!(o.stderr.contains(why), "{call}: {}", o.stderr);
+        for entry in std::fs::read_dir(&fake).unwrap() {
+            let _ = std::fs::remove_file(entry.unwrap().path());
+        }
+    }
+}
+
+#[test]
+fn newuidmap_setuid_with_stdio_closed_writes_nothing_but_the_map() {
+    // A privileged helper started with 0, 1 and 2 closed gets those numbers
+    // for the files it opens: its messages must never land in a map.
+    let dir = privileged_dir("suid-stdio", Raise::Setuid);
+    let m = dir.join("newuidmap");
+    for (args, want) in [("0 0 1", ""), ("0 100000 10", "0 100000 10")] {
+        let script = format!(
+            "$as_nobody {UL_UNSHARE} -U sleep 120 & P=$!\nwait_userns $P\n\
+             $as_nobody {m} $P {args} <&- >&- 2>&-; echo \"rc=$?\"\nmaps $P\nkill -9 $P",
+            m = m.display()
+        );
+        let o = outcome(with_subids(SUBUID, SUBGID, &script));
+        assert_eq!(o.accepted, !want.is_empty(), "{args}: {o:?}");
+        assert_eq!(o.uid_map, want, "{args}: {o:?}");
+    }
+}
+
+#[test]
+fn newuidmap_setuid_refuses_ranges_that_wrap_and_delegations_that_do() {
+    let dir = privileged_dir("suid-wrap", Raise::Setuid);
+    let m = dir.join("newuidmap");
+    for args in [
+        "0 4294967295 1",
+        "0 4294967295 2",
+        "4294967295 100000 1",
+        "0 100000 4294967295",
+        "4294967290 100000 10",
+        // Two ranges whose inside ids overlap; then whose outside ids do.
+        "0 100000 10 5 100100 10",
+        "0 100000 10 100 100005 10",
+    ] {
+        let o = map_as_nobody(&m, Owner::Nobody, args, SUBUID, SUBGID);
+        assert!(!o.accepted && o.uid_map.is_empty(), "{args}: {o:?}");
+    }
+    // A delegation past the last id is skipped, not truncated or wrapped.
+    let wrapping = "nobody:4294967000:1000\n";
+    for args in ["0 4294967000 10", "0 0 1"] {
+        let o = map_as_nobody(&m, Owner::Nobody, args, wrapping, SUBGID);
+        assert!(!o.accepted && o.uid_map.is_empty(), "{args}: {o:?}");
+    }
+}
+
+#[test]
+fn every_applet_but_the_mappers_refuses_raised_privileges_under_any_name() {
+    for raise in [Raise::Setuid, Raise::FileCaps] {
+        let dir = privileged_dir("raised-all", raise);
+        for name in applets() {
+            if name == "newuidmap" || name == "newgidmap" {
+                continue;
+            }
+            // By its own name (a symlink to the privileged copy) and as a
+            // word after the privileged nstools; --version would otherwise
+            // succeed without doing anything.
+            let link = dir.join(&name);
+            if !link.exists() {
+                std::os::unix::fs::symlink("nstools", &link).unwrap();
+            }
+            for call in [
+                format!("{} --version", link.display()),
+                format!("{} {name} --version", dir.join("nstools").display()),
+            ] {
+                let script = format!("$as_nobody {call}; echo \"rc=$?\"");
+                let r = with_subids(SUBUID, SUBGID, &script);
+                assert!(r.stdout.contains("rc=1"), "{raise:?} {call}: {r:?}");
+                assert!(
+                    r.stderr
+                        .starts_with(&format!("{name}: refusing to run with raised privileges")),
+                    "{raise:?} {call}: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
+}

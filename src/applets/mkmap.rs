@@ -92,6 +92,51 @@ pub fn command() -> Command {
     Args::command()
 }
 
+/// The command line checked as `run` checks it, opening and writing
+/// nothing (the fuzzer's entry).
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    match Args::from_arg_matches(m)?.action {
+        Action::Uid { write } | Action::Gid { write, .. } => {
+            TargetSpec::parse(&write.target)?;
+            if !(write.auto || write.subids) {
+                if write.mapping.is_empty() {
+                    usage!("no mapping given (INSIDE:OUTSIDE:COUNT, or --auto, or --subids)")
+                }
+                IdMap::new(idmap::parse_mapping(&write.mapping)?)?;
+            }
+        }
+        Action::Show { target, .. } => {
+            target.as_deref().map(TargetSpec::parse).transpose()?;
+        }
+        Action::Check { mapping, .. } => {
+            IdMap::new(idmap::parse_mapping(&mapping)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// newuidmap/newgidmap's command line checked as they check it, before
+/// any file is read (the fuzzer's entry).
+pub fn validate_mapper(m: &ArgMatches) -> Result<()> {
+    mapper_args(m).map(drop)
+}
+
+/// The target and the map of a newuidmap/newgidmap command line.
+fn mapper_args(m: &ArgMatches) -> Result<(TargetSpec, IdMap)> {
+    let args: Vec<String> = m
+        .get_many::<String>("args")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    if args.len() < 4 || (args.len() - 1) % 3 != 0 {
+        usage!("expected a target and one or more INSIDE OUTSIDE COUNT triplets")
+    }
+    let spec = TargetSpec::parse(&args[0])?;
+    if args[1..].iter().any(|w| w.contains(':')) {
+        usage!("ranges are given as three numbers (INSIDE OUTSIDE COUNT), not INSIDE:OUTSIDE:COUNT")
+    }
+    Ok((spec, IdMap::new(idmap::parse_mapping(&args[1..])?)?))
+}
+
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     match Args::from_arg_matches(m)?.action {
         Action::Uid { write } => write_map(MapKind::Uid, &write, None),
@@ -469,18 +514,7 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
             std::env::remove_var(name);
         }
     }
-    let args: Vec<String> = m
-        .get_many::<String>("args")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
-    if args.len() < 4 || (args.len() - 1) % 3 != 0 {
-        usage!("expected a target and one or more INSIDE OUTSIDE COUNT triplets")
-    }
-    let spec = TargetSpec::parse(&args[0])?;
-    if args[1..].iter().any(|w| w.contains(':')) {
-        usage!("ranges are given as three numbers (INSIDE OUTSIDE COUNT), not INSIDE:OUTSIDE:COUNT")
-    }
-    let map = IdMap::new(idmap::parse_mapping(&args[1..])?)?;
+    let (spec, map) = mapper_args(m)?;
     let needs_setfcap = kind == MapKind::Uid && map.ranges().iter().any(|r| r.outside == 0);
     // The user database and the delegation file (a fixed path) are read
     // before the drop, as shadow does, so a subuid file readable only by

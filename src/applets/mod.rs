@@ -97,6 +97,21 @@ pub fn allowed_when_raised(name: &str) -> bool {
     matches!(name, "newuidmap" | "newgidmap")
 }
 
+/// Check a parsed command line as the applet's `run` would, without acting
+/// on it: nothing is opened, created or executed (the fuzzer's entry).
+pub fn validate(name: &str, m: &ArgMatches) -> Result<()> {
+    match name {
+        "unshare" => unshare::validate(m),
+        "nsenter" => nsenter::validate(m),
+        "setns-run" => setns_run::validate(m),
+        "mountprop" => mountprop::validate(m),
+        "mkmap" => mkmap::validate(m),
+        "newuidmap" | "newgidmap" => mkmap::validate_mapper(m),
+        "netns" => netns::validate(m),
+        _ => Ok(()),
+    }
+}
+
 /// A usage error found after parsing (a bad combination, a bad value):
 /// printed with the `Try '... --help'` hint.
 #[derive(Debug)]

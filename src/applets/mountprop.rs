@@ -173,6 +173,28 @@ pub fn command() -> Command {
     Args::command()
 }
 
+/// The command line checked as `run` checks it, before the mount table
+/// is read (the fuzzer's entry).
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    let args = Args::from_arg_matches(m)?;
+    match args.verb {
+        None => check_columns(&args.list)?,
+        Some(Verb::List(a)) => check_columns(&a)?,
+        Some(Verb::Set(a)) => {
+            parse_mode(&a.mode)?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn check_columns(a: &ListArgs) -> Result<()> {
+    if !a.output_all {
+        Column::parse_list(a.output.as_deref())?;
+    }
+    Ok(())
+}
+
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     let args = Args::from_arg_matches(m)?;
     match args.verb {
@@ -218,13 +240,15 @@ fn get(a: GetArgs) -> Result<Exit> {
     finish_output(std::io::stdout().lock().write_all(&line))
 }
 
-fn set(a: SetArgs) -> Result<Exit> {
-    let Some(prop) = Propagation::parse(&a.mode) else {
-        usage!(
-            "unknown propagation '{}' (expected shared, private, slave or unbindable)",
-            a.mode
-        )
+fn parse_mode(word: &str) -> Result<Propagation> {
+    let Some(prop) = Propagation::parse(word) else {
+        usage!("unknown propagation '{word}' (expected shared, private, slave or unbindable)")
     };
+    Ok(prop)
+}
+
+fn set(a: SetArgs) -> Result<Exit> {
+    let prop = parse_mode(&a.mode)?;
     // Check every path before changing any, so a bad one changes nothing.
     let text = read_table(None)?;
     let mounts = parse_table(&text, None)?;

@@ -196,6 +196,96 @@ pub fn command() -> Command {
     Args::command()
 }
 
+/// The command line checked as `run` checks it before any namespace is
+/// opened or made (the fuzzer's entry): names, designators, interface
+/// names, addresses, ids and numbers.
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    let args = Args::from_arg_matches(m)?;
+    let refs = |words: &[&str]| -> Result<()> {
+        for w in words {
+            NetnsRef::parse(w)?;
+        }
+        Ok(())
+    };
+    let ifnames = |names: &[String]| -> Result<()> {
+        for i in names {
+            check_ifname(i)?;
+        }
+        Ok(())
+    };
+    match args.cmd.unwrap_or(Cmd::List) {
+        Cmd::List | Cmd::Monitor | Cmd::Show { ns: None, .. } => {}
+        Cmd::Delete { all: false, names } if names.first().is_some_and(|w| w == "-all") => {}
+        Cmd::Add { names } | Cmd::Delete { all: false, names } => {
+            if names.is_empty() {
+                usage!("no namespace name given");
+            }
+            for n in &names {
+                name(n)?;
+            }
+        }
+        Cmd::Delete { all: true, .. } => {}
+        Cmd::Attach { name: n, pid } => {
+            name(&n)?;
+            parse_pid(&pid)?;
+        }
+        Cmd::Set { name: n, nsid } => {
+            name(&n)?;
+            parse_nsid(&nsid)?;
+        }
+        Cmd::Identify { pid } => {
+            pid.as_deref().map(parse_pid).transpose()?;
+        }
+        Cmd::Pids { name: n } => {
+            name(&n)?;
+        }
+        Cmd::Exec { all, args } => {
+            let program = match (all, args.first()) {
+                (true, _) => &args[..],
+                (false, Some(w)) if w == "-all" => &args[1..],
+                (false, Some(w)) => {
+                    name(w)?;
+                    &args[1..]
+                }
+                (false, None) => usage!("no namespace name given"),
+            };
+            if program.is_empty() {
+                usage!("no command given");
+            }
+        }
+        Cmd::ListId { args } => {
+            list_id_args(&args)?;
+        }
+        Cmd::Link { a, b, addr, mtu } => {
+            link_args(&a, &b, addr.as_deref(), mtu)?;
+        }
+        Cmd::Addr { ns, ifname, cidrs } => {
+            for c in &cidrs {
+                parse_cidr(c)?;
+            }
+            check_ifname(&ifname)?;
+            refs(&[&ns])?;
+        }
+        Cmd::Up { ns, ifnames: i } | Cmd::Down { ns, ifnames: i } => {
+            ifnames(&i)?;
+            refs(&[&ns])?;
+        }
+        Cmd::Route { args } => {
+            let (ns, ..) = route_args(&args)?;
+            refs(&[ns])?;
+        }
+        Cmd::Forward { ns, .. } | Cmd::Show { ns: Some(ns), .. } => refs(&[&ns])?,
+        Cmd::Bridge {
+            bridge,
+            subnet,
+            members,
+        } => {
+            bridge_args(&bridge, &subnet, &members)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     let args = Args::from_arg_matches(m)?;
     match args.cmd.unwrap_or(Cmd::List) {
@@ -290,18 +380,23 @@ fn attach(word: &OsStr, pid: &str) -> Result<Exit> {
 
 fn set(word: &OsStr, nsid: &str) -> Result<Exit> {
     let n = name(word)?;
-    let id = match nsid {
-        "auto" => -1,
-        _ => match nsid.parse::<i32>() {
-            Ok(id) if id >= 0 => id,
-            _ => usage!("invalid nsid '{nsid}' (a number from 0, or auto)"),
-        },
-    };
+    let id = parse_nsid(nsid)?;
     let ns = NetnsRef::Name(n.clone()).open()?;
     Socket::open()?
         .set_nsid(ns.as_fd().as_raw_fd(), id)
         .with_context(|| format!("cannot set the id of {n}"))?;
     Ok(Exit::SUCCESS)
+}
+
+/// `auto` (-1 to the kernel) or a number from 0.
+fn parse_nsid(nsid: &str) -> Result<i32> {
+    Ok(match nsid {
+        "auto" => -1,
+        _ => match nsid.parse::<i32>() {
+            Ok(id) if id >= 0 => id,
+            _ => usage!("invalid nsid '{nsid}' (a number from 0, or auto)"),
+        },
+    })
 }
 
 fn delete(all: bool, words: &[OsString]) -> Result<Exit> {
@@ -447,7 +542,8 @@ fn monitor() -> Result<Exit> {
     }
 }
 
-fn list_id(args: &[String]) -> Result<Exit> {
+/// `[target-nsid N] [nsid N]`.
+fn list_id_args(args: &[String]) -> Result<(Option<i32>, Option<i32>)> {
     let (mut target, mut only) = (None, None);
     let mut words = args.iter();
     while let Some(w) = words.next() {
@@ -458,6 +554,11 @@ fn list_id(args: &[String]) -> Result<Exit> {
             _ => usage!("expected [target-nsid N] [nsid N], got '{w}'"),
         }
     }
+    Ok((target, only))
+}
+
+fn list_id(args: &[String]) -> Result<Exit> {
+    let (target, only) = list_id_args(args)?;
     let mut sock = Socket::open()?;
     // As ip does: `nsid N` asks about one peer (the one we call N), else
     // the whole table is dumped.
@@ -661,7 +762,10 @@ fn default_ifname(prefix: &str, label: &str) -> String {
     name
 }
 
-fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit> {
+/// The two ends of `link`, and the addresses of `--addr CIDR_A,CIDR_B`.
+type LinkArgs = (Endpoint, Endpoint, Option<(Cidr, Cidr)>);
+
+fn link_args(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<LinkArgs> {
     let (ea, eb) = (Endpoint::parse(a)?, Endpoint::parse(b)?);
     let cidrs = match addrs {
         None => None,
@@ -673,6 +777,11 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
     if mtu.is_some_and(|m| !(68..=65535).contains(&m)) {
         usage!("invalid MTU '{}' (68 to 65535)", mtu.unwrap_or(0));
     }
+    Ok((ea, eb, cidrs))
+}
+
+fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit> {
+    let (ea, eb, cidrs) = link_args(a, b, addrs, mtu)?;
     let if_a = ea
         .ifname
         .clone()
@@ -690,9 +799,28 @@ fn link(a: &str, b: &str, addrs: Option<&str>, mtu: Option<u32>) -> Result<Exit>
         wa.check_free(ca)?;
         wb.check_free(cb)?;
     }
-    wa.sock
-        .add_veth(&if_a, &if_b, Some(&wb.file), mtu)
-        .with_context(|| format!("cannot link {} and {}", wa.what, wb.what))?;
+    // A name taken, often by an interrupted link: say what to remove rather
+    // than the kernel's bare EEXIST.
+    for (w, ifname) in [(&mut wa, &if_a), (&mut wb, &if_b)] {
+        if w.sock.link_index(ifname).is_ok() {
+            bail!(
+                "cannot link {a} and {b}: interface {ifname} already exists in namespace {} \
+                 (left by an interrupted link?): remove it with \
+                 'nsenter --net={} ip link del {ifname}'",
+                w.what,
+                w.what.path().display()
+            );
+        }
+    }
+    let made = wa.sock.add_veth(&if_a, &if_b, Some(&wb.file), mtu);
+    if made.is_err() {
+        // The kernel may have made the pair though its answer was lost; the
+        // names were free above, so a link by that name now is ours.
+        if let Ok(i) = wa.sock.link_index(&if_a) {
+            let _ = wa.sock.del_link(i);
+        }
+    }
+    made.with_context(|| format!("cannot link {} and {}", wa.what, wb.what))?;
     let result = (|| -> Result<()> {
         // Up before the addresses: an IPv6 address added to a down interface
         // joins its solicited-node group late, and the first neighbour
@@ -767,7 +895,11 @@ fn updown(ns: &str, ifnames: &[String], up: bool) -> Result<Exit> {
     Ok(Exit::SUCCESS)
 }
 
-fn route(args: &[String]) -> Result<Exit> {
+/// `NS DEST|default via GW [dev IF]`, checked: the namespace word, the
+/// destination (None: default), the gateway and the device.
+type RouteArgs<'a> = (&'a str, Option<Cidr>, IpAddr, Option<&'a str>);
+
+fn route_args(args: &[String]) -> Result<RouteArgs<'_>> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ns, dest, gw, dev) = match words.as_slice() {
         [ns, dest, "via", gw] => (*ns, *dest, *gw, None),
@@ -789,6 +921,11 @@ fn route(args: &[String]) -> Result<Exit> {
     if let Some(dev) = dev {
         check_ifname(dev)?;
     }
+    Ok((ns, dest, gateway, dev))
+}
+
+fn route(args: &[String]) -> Result<Exit> {
+    let (ns, dest, gateway, dev) = route_args(args)?;
     let mut w = open_ns(ns)?;
     let oif = dev.map(|d| w.index(d)).transpose()?;
     w.add_route(dest.as_ref(), gateway, oif)?;
@@ -805,7 +942,10 @@ fn forward(ns: &str, on: bool) -> Result<Exit> {
     Ok(Exit::SUCCESS)
 }
 
-fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
+/// `NS:BRIDGE`, the subnet and the members of `bridge`.
+type BridgeArgs = (Endpoint, String, Cidr, Vec<Endpoint>);
+
+fn bridge_args(spec: &str, subnet: &str, members: &[String]) -> Result<BridgeArgs> {
     let host = Endpoint::parse(spec)?;
     let Some(br) = host.ifname.clone() else {
         usage!("expected NETNS:BRIDGE, got '{spec}'");
@@ -815,6 +955,11 @@ fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
         .iter()
         .map(|m| Endpoint::parse(m))
         .collect::<crate::sys::Result<Vec<_>>>()?;
+    Ok((host, br, subnet, members))
+}
+
+fn make_bridge(spec: &str, subnet: &str, members: &[String]) -> Result<Exit> {
+    let (host, br, subnet, members) = bridge_args(spec, subnet, members)?;
     let bridge_addr = subnet
         .host(1)
         .ok_or_else(|| anyhow!("subnet {subnet} has no room for a bridge address"))?;

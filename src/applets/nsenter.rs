@@ -158,6 +158,26 @@ fn parse_id(word: &str, what: &str) -> Result<Id> {
     Ok(Id::Number(creds::parse_numeric_id(word, what)?))
 }
 
+/// The command line checked as `run` checks it, opening nothing (the
+/// fuzzer's entry).
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    let a = Args::from_arg_matches(m)?;
+    check_usage(&a)?;
+    if let Some(word) = &a.target {
+        ns::parse_target(word)?;
+    }
+    let files = [
+        &a.user, &a.cgroup, &a.ipc, &a.uts, &a.net, &a.pid, &a.mount, &a.time,
+    ];
+    for file in files.into_iter().flatten().flatten() {
+        let word = file.to_string_lossy();
+        if word.starts_with(':') && ns::parse_ns_id(&word).is_none() {
+            usage!("invalid namespace id '{word}' (expected :NSID)");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(m: &ArgMatches) -> Result<Exit> {
     let a = Args::from_arg_matches(m)?;
     let ids = check_usage(&a)?;

@@ -98,7 +98,16 @@ pub fn command() -> Command {
     Args::command()
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
+/// The command line checked as `run` checks it, opening nothing (the
+/// fuzzer's entry).
+pub fn validate(m: &ArgMatches) -> Result<()> {
+    checked(m).map(drop)
+}
+
+/// The arguments, the `-S`/`-G` ids and the namespace specs, all checked.
+type Checked = (Args, Option<u32>, Option<u32>, Vec<NsSpec>);
+
+fn checked(m: &ArgMatches) -> Result<Checked> {
     let a = Args::from_arg_matches(m)?;
     if a.command.is_empty() && !a.dry_run {
         if std::env::args_os().any(|w| w == "--") {
@@ -121,7 +130,11 @@ pub fn run(m: &ArgMatches) -> Result<Exit> {
         .iter()
         .map(|w| NsSpec::parse(w))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((a, setuid, setgid, specs))
+}
 
+pub fn run(m: &ArgMatches) -> Result<Exit> {
+    let (a, setuid, setgid, specs) = checked(m)?;
     let (entries, target) = open_all(&specs)?;
     let plan = EntryPlan::new(entries)?;
     if a.dry_run {

@@ -615,8 +615,11 @@ impl Target {
                 0,
             )
         };
-        Errno::result(rc).what(|| format!("process {pid} of fd:{raw}"))?;
-        Ok(target)
+        // EPERM: alive, but another user's (the owner check then says so).
+        match Errno::result(rc) {
+            Ok(_) | Err(Errno::EPERM) => Ok(target),
+            Err(e) => Err(e).what(|| format!("process {pid} of fd:{raw}")),
+        }
     }
 
     /// An inherited `/proc/PID` directory: its PID is read from `status`.

@@ -170,7 +170,15 @@ pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
         .create_new(true)
         .mode(0o000)
         .open(&target)
-        .what(|| format!("cannot create namespace file \"{}\"", target.display()))?;
+        .what(|| format!("cannot create namespace file \"{}\"", target.display()))
+        .map_err(|e| match e.errno() {
+            // A kill between the create and the bind leaves the file alone.
+            Some(Errno::EEXIST) if !is_namespace_file(&target) => e.hinted(format!(
+                "it is not bound to a namespace (left by an interrupted add?): \
+                 remove it with 'netns delete {name}'"
+            )),
+            _ => e,
+        })?;
     if let Err(e) = bind_to_file(source, &target) {
         let _ = std::fs::remove_file(&target);
         return Err(e.with_what(format!(
@@ -505,4 +513,10 @@ impl NetnsWatch {
         }
         Ok(out)
     }
+}
+
+/// Whether `path` is a namespace file (nsfs), not a plain file.
+pub fn is_namespace_file(path: &Path) -> bool {
+    use nix::sys::statfs::{statfs, NSFS_MAGIC};
+    statfs(path).is_ok_and(|fs| fs.filesystem_type() == NSFS_MAGIC)
 }
