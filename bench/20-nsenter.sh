@@ -33,7 +33,7 @@ same seven files and forks. Targets: ours ÷ util-linux ≤ 1.00, ours ÷ floor 
 The 'ours ÷ this' column is the ratio of medians (below 1.00: ours faster)."
   compare "nsenter -t PID -a" \
     ours "$OURS/nsenter -t $target -a /bin/true" \
-    util-linux "nsenter -t $target -a /bin/true" \
+    util-linux "/usr/bin/nsenter -t $target -a /bin/true" \
     floor "$FLOOR/nsenter $target user cgroup ipc uts net pid mnt"
 
   ip netns add "$netns_name"
@@ -43,5 +43,5 @@ makes a mount namespace and remounts /sys for the command."
   compare "one /run/netns file" \
     ours "$OURS/setns-run /run/netns/$netns_name -- /bin/true" \
     "ip netns exec" "ip netns exec $netns_name /bin/true" \
-    "nsenter --net" "nsenter --net=/run/netns/$netns_name /bin/true"
+    "nsenter --net" "/usr/bin/nsenter --net=/run/netns/$netns_name /bin/true"
 )

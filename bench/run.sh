@@ -7,7 +7,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 # mount namespace of its own with a tmpfs over /run, so the host's /run/netns
 # and mount table are never touched (and anything left dies with it).
 if [ -z "${BENCH_ISOLATED:-}" ]; then
-  exec unshare -m --propagation private env BENCH_ISOLATED=1 bash "$0" "$@"
+  exec /usr/bin/unshare -m --propagation private env BENCH_ISOLATED=1 bash "$0" "$@"
 fi
 mount -t tmpfs -o mode=0755 bench-run /run
 ROOT=$(dirname "$BENCH_DIR")
@@ -36,7 +36,7 @@ report=$OUT/REPORT.md
   echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "- kernel: $(uname -sr)"
   echo "- nstools: $("$BIN" --version)"
-  echo "- util-linux: $(unshare --version | head -1)"
+  echo "- util-linux: $(/usr/bin/unshare --version | head -1)"
   echo "- iproute2: $(ip -V 2>&1 | head -1)"
   echo "- findmnt: $(findmnt --version | head -1)"
   echo "- hyperfine: $(hyperfine --version)"
