@@ -705,12 +705,35 @@ fn kill_child_signals_the_child_when_unshare_dies() {
 }
 
 fn spawn_fork(args: &[&str]) -> (std::process::Child, String) {
-    let mut un = Command::new(applet("unshare"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(applet("unshare"));
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+    // The test must not depend on how it was started: a runner under nohup
+    // ignores HUP (and a shell cannot trap a signal ignored on entry), and a
+    // runner in an orphaned process group has TSTP discarded by the kernel.
+    // So the signals start at their defaults, in a process group of our own
+    // whose parent (this test) is in the same session: not orphaned.
+    cmd.process_group(0);
+    // SAFETY: between fork and exec we only call signal(2), which is
+    // async-signal-safe, and touch no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+                libc::SIGTSTP,
+                libc::SIGWINCH,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let mut un = cmd.spawn().unwrap();
     let upid = un.id();
     // The script says `ready` once its traps are set: a signal sent before
     // that would meet the shell's default action instead, on a loaded machine.
