@@ -73,7 +73,7 @@ fn an_unknown_applet_is_refused_with_exit_1() {
 fn applets_refuse_to_run_setuid() {
     let dir = scratch("setuid");
     let copy = dir.join("nstools");
-    std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+    copy_executable(&bin_dir().join("nstools"), &copy);
     set_mode(&copy, 0o4755);
     std::os::unix::fs::symlink("nstools", dir.join("unshare")).unwrap();
     let mut cmd = Command::new("setpriv");

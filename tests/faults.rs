@@ -350,7 +350,7 @@ fn setuid_copy(tag: &str, name: &str) -> SetuidCopy {
     let dir = scratch(tag);
     set_mode(&dir, 0o755);
     let copy = dir.join(name);
-    std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+    copy_executable(&bin_dir().join("nstools"), &copy);
     set_mode(&copy, 0o4755);
     SetuidCopy(dir)
 }

@@ -387,7 +387,7 @@ fn privileged_dir(tag: &str, raise: Raise) -> PrivDir {
         ("nstools", "cap_setuid+ep"),
     ] {
         let copy = dir.join(name);
-        std::fs::copy(bin_dir().join("nstools"), &copy).unwrap();
+        copy_executable(&bin_dir().join("nstools"), &copy);
         match raise {
             Raise::Setuid => set_mode(&copy, 0o4755),
             Raise::FileCaps => {

@@ -36,7 +36,7 @@ pub fn bin_dir() -> &'static Path {
         std::fs::create_dir_all(&dir).unwrap();
         let target = dir.join("nstools");
         let _ = std::fs::remove_file(&target);
-        std::fs::copy(env!("CARGO_BIN_EXE_nstools"), &target).unwrap();
+        copy_executable(Path::new(env!("CARGO_BIN_EXE_nstools")), &target);
         for name in applets() {
             let link = dir.join(&name);
             let _ = std::fs::remove_file(&link);
@@ -323,4 +323,22 @@ pub fn start_target(args: &[&str], as_nobody: bool, env: &[(&str, &str)]) -> Tar
         false
     });
     Target { child, pid }
+}
+
+/// Copy an executable with cp(1), not in this process: a file we hold open
+/// for writing is inherited by whatever another test thread forks meanwhile,
+/// and exec of the copy then fails with ETXTBSY until that child execs.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp {} {} failed",
+        from.display(),
+        to.display()
+    );
 }
