@@ -712,17 +712,7 @@ fn bash_completes_pids_and_netns_names() {
          echo \"names: ${{COMPREPLY[*]}}\"",
         s = script.display()
     );
-    let mut cmd = Command::new("/usr/bin/unshare");
-    cmd.args([
-        "-mpf",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "bash",
-        "-c",
-        &program,
-    ]);
-    let r = run_command(cmd, TIMEOUT);
+    let r = in_own_pid_and_mount_ns(&program);
     assert!(
         r.ok() && r.stderr.is_empty(),
         "{:?}\n{}",
@@ -745,17 +735,7 @@ fn fish_completes_pids_and_netns_names() {
          fish --no-config -c \"source {s}; complete -C 'sample -t '; echo @@; complete -C 'sample exec '\"",
         s = script.display()
     );
-    let mut cmd = Command::new("/usr/bin/unshare");
-    cmd.args([
-        "-mpf",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "bash",
-        "-c",
-        &program,
-    ]);
-    let r = run_command(cmd, TIMEOUT);
+    let r = in_own_pid_and_mount_ns(&program);
     assert!(
         r.ok() && r.stderr.is_empty(),
         "{:?}\n{}",
@@ -795,4 +775,20 @@ fn zsh_routes_pids_and_netns_names_to_its_helpers() {
         r.stderr
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Run a bash program in a PID and mount namespace of its own (util-linux's
+/// unshare, so a bug of ours cannot leak mounts), with its own /proc.
+fn in_own_pid_and_mount_ns(program: &str) -> Run {
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args([
+        "-mpf",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "bash",
+        "-c",
+        program,
+    ]);
+    run_command(cmd, TIMEOUT)
 }

@@ -20,24 +20,17 @@ fn private_with_net(script: &str) -> Run {
 }
 
 fn private_in(unshare_args: &str, script: &str) -> Run {
-    let dir = scratch("netns");
-    let file = dir.join("t.sh");
-    std::fs::write(
-        &file,
-        format!("set -eu\nmount -t tmpfs tmpfs /run\nmkdir /run/netns\n{script}\n"),
-    )
-    .unwrap();
-    common::set_mode(&file, 0o644);
-    let r = sh(&format!(
-        "exec /usr/bin/unshare {unshare_args} bash {}",
-        file.display()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    r
+    private_run(sh, unshare_args, script)
 }
 
 /// The same as uid 65534, root only inside a user namespace of its own.
 fn private_as_nobody(script: &str) -> Run {
+    private_run(sh_as_nobody, "-Urm --propagation private", script)
+}
+
+/// Run `script` through `runner` under `unshare UNSHARE_ARGS`, with a tmpfs
+/// on /run and an empty /run/netns, so the host's are never touched.
+fn private_run(runner: fn(&str) -> Run, unshare_args: &str, script: &str) -> Run {
     let dir = scratch("netns");
     let file = dir.join("t.sh");
     std::fs::write(
@@ -46,8 +39,8 @@ fn private_as_nobody(script: &str) -> Run {
     )
     .unwrap();
     common::set_mode(&file, 0o644);
-    let r = sh_as_nobody(&format!(
-        "exec /usr/bin/unshare -Urm --propagation private bash {}",
+    let r = runner(&format!(
+        "exec /usr/bin/unshare {unshare_args} bash {}",
         file.display()
     ));
     let _ = std::fs::remove_dir_all(&dir);
