@@ -208,7 +208,7 @@ fn mkmap_gid_with_setgroups_killed_or_failed_at_any_step_writes_all_or_nothing()
 fn netns_add_killed_or_failed_at_any_step_leaves_a_namespace_or_a_file_the_next_command_handles() {
     let case = format!(
         r#"{MOUNT_HELPERS}
-ERRORS="unshare mount openat umount2 mkdir"
+ERRORS="unshare mount mknodat openat umount2 mkdir"
 victim=(netns add fault-ns)
 f=/run/netns/fault-ns
 setup() {{ :; }}

@@ -5,7 +5,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -165,20 +165,23 @@ pub fn prepare_netns_dir() -> Result<()> {
 /// must be free; on any failure nothing is left behind (no file, no mount).
 pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
     let target = name.path();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o000)
-        .open(&target)
-        .what(|| format!("cannot create namespace file \"{}\"", target.display()))
-        .map_err(|e| match e.errno() {
-            // A kill between the create and the bind leaves the file alone.
-            Some(Errno::EEXIST) if !is_namespace_file(&target) => e.hinted(format!(
-                "it is not bound to a namespace (left by an interrupted add?): \
+    // mknod(2) of a regular file: created and never opened, one system call
+    // where open and close are two (a batch add makes a thousand).
+    nix::sys::stat::mknod(
+        &target,
+        nix::sys::stat::SFlag::S_IFREG,
+        nix::sys::stat::Mode::empty(),
+        0,
+    )
+    .what(|| format!("cannot create namespace file \"{}\"", target.display()))
+    .map_err(|e| match e.errno() {
+        // A kill between the create and the bind leaves the file alone.
+        Some(Errno::EEXIST) if !is_namespace_file(&target) => e.hinted(format!(
+            "it is not bound to a namespace (left by an interrupted add?): \
                  remove it with 'netns delete {name}'"
-            )),
-            _ => e,
-        })?;
+        )),
+        _ => e,
+    })?;
     if let Err(e) = bind_to_file(source, &target) {
         let _ = std::fs::remove_file(&target);
         return Err(e.with_what(format!(
