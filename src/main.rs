@@ -14,8 +14,8 @@ use std::path::Path;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use nstools::applets::{self, Applet};
+use nstools::sys::creds;
 use nstools::sys::process::{self, ExecError, Exit};
-use nstools::sys::{creds, userdb};
 
 const MULTICALL: &str = "nstools";
 
@@ -73,9 +73,6 @@ extern "C" fn main(
             applet.name
         );
         std::process::exit(1)
-    }
-    if needs_nss(applet, &args) {
-        userdb::confine_nss();
     }
     process::exit_like(run(applet, args))
 }
@@ -180,15 +177,6 @@ fn usage_message(e: &clap::Error, last: Option<&str>) -> String {
             first.trim_start_matches("error: ").to_string()
         }
     }
-}
-
-/// Whether this run may look users or groups up through glibc, which in the
-/// static binary must first be confined to files (`userdb::confine_nss`).
-/// unshare looks names up itself (`userdb`) and only for its `--map-*`
-/// options; every other applet is assumed to use glibc.
-fn needs_nss(applet: &Applet, args: &[OsString]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    applet.name != "unshare" || args.iter().any(|a| a.as_bytes().starts_with(b"--map-"))
 }
 
 fn multicall_help() -> String {

@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use nstools::sys::idmap::TargetSpec;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match TargetSpec::parse(text) {
         Ok(TargetSpec::Pid(p)) => assert!(p > 0),
         Ok(TargetSpec::Fd(f)) => assert!(f >= 0),

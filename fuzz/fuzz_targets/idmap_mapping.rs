@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use nstools::sys::idmap::{parse_mapping, parse_proc_map, IdMap, MAX_RANGES};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let words: Vec<&str> = text.split(' ').collect();
     if let Ok(ranges) = parse_mapping(&words) {
         if let Ok(map) = IdMap::new(ranges) {

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use nstools::sys::idmap::{parse_range, IdMap};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut ranges = Vec::new();
     for spec in text.split(',') {
         if let Ok(r) = parse_range(spec) {

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
                 again.push(b' ');
             }
             again.extend_from_slice(b"- t s o");
-            assert_eq!(parse_mountinfo_line(&again).unwrap().propagation, m.propagation);
+            assert_eq!(
+                parse_mountinfo_line(&again).unwrap().propagation,
+                m.propagation
+            );
         }
     }
     if let Ok(mounts) = parse_mountinfo(data, "fuzz") {

@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use nstools::sys::netlink::Cidr;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(c) = Cidr::parse(text) {
         assert!(c.prefix <= if c.addr.is_ipv4() { 32 } else { 128 });
         assert_eq!(Cidr::parse(&c.to_string()).unwrap(), c);

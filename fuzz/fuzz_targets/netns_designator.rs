@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(matches!(parts[0], Component::Normal(_)));
         assert_eq!(path.parent(), Some(Path::new("/run/netns")));
     }
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(NetnsRef::Name(n)) = NetnsRef::parse(text) {
         assert!(!n.as_os_str().as_bytes().contains(&b'/'));
     }

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use nstools::sys::idmap::{delegated, parse_subid};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let file = parse_subid(text, "/etc/subuid");
     for e in &file.entries {
         assert!(e.count >= 1);

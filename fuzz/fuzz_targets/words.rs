@@ -10,7 +10,9 @@ use nstools::sys::mount::Propagation;
 use nstools::sys::ns::NsKind;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(id) = parse_numeric_id(text, "uid") {
         assert_ne!(id, u32::MAX);
         assert_eq!(text.parse::<u64>().ok(), Some(id as u64));

@@ -15,7 +15,7 @@ use crate::sys::idmap::{
 };
 use crate::sys::ns::{NsFile, NsKind};
 use crate::sys::process::{self, ExecError, Exit};
-use crate::sys::{creds, hints};
+use crate::sys::{creds, hints, userdb};
 use crate::usage;
 
 /// Write, show or check the uid/gid maps of a user namespace.
@@ -281,7 +281,7 @@ fn my_delegations(kind: MapKind) -> Result<(u32, Vec<SubidEntry>)> {
             MapKind::Gid => creds::egid(),
         },
     );
-    let name = creds::passwd_entry(uid).map(|(n, _)| n);
+    let name = userdb::passwd_entry(uid).map(|(n, _)| n);
     let file = read_subids(kind, "mkmap")?;
     Ok((own, file.delegations(name.as_deref(), uid)))
 }
@@ -319,7 +319,7 @@ fn show(target: Option<&str>, json: bool) -> Result<Exit> {
     let owner_name = userns
         .as_ref()
         .ok()
-        .and_then(|&(_, owner)| creds::passwd_entry(owner).map(|(n, _)| n));
+        .and_then(|&(_, owner)| userdb::passwd_entry(owner).map(|(n, _)| n));
     let mut out = String::new();
     if json {
         let ranges = |rs: &[IdRange]| {
@@ -520,7 +520,7 @@ fn run_mapper(kind: MapKind, m: &ArgMatches) -> Result<Exit> {
     // before the drop, as shadow does, so a subuid file readable only by
     // root still works; nothing the caller names is touched until after it.
     let (ruid, rgid) = (creds::uid(), creds::gid());
-    let Some((name, pw_gid)) = creds::passwd_entry(ruid) else {
+    let Some((name, pw_gid)) = userdb::passwd_entry(ruid) else {
         anyhow::bail!("cannot determine your user name: uid {ruid} has no passwd entry");
     };
     let dels = read_subids(kind, kind.mapper_name())?.delegations(Some(&name), ruid);

@@ -885,7 +885,7 @@ fn map_ranges(kind: MapKind, words: &[String]) -> Result<Option<IdMap>> {
                 } else {
                     creds::egid()
                 };
-                let name = creds::passwd_entry(uid).map(|(n, _)| n);
+                let name = userdb::passwd_entry(uid).map(|(n, _)| n);
                 let path = idmap::subid_path(kind);
                 let file = idmap::SubidFile::read(path)?;
                 for w in &file.warnings {

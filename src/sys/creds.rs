@@ -5,26 +5,6 @@ use nix::unistd::{self, Gid, Uid};
 
 use super::{Error, OsContext, Result};
 
-/// A user given as a number or as a name from the user database.
-pub fn resolve_user(word: &str) -> Result<u32> {
-    if let Ok(uid) = word.parse::<u32>() {
-        return Ok(uid);
-    }
-    uzers::get_user_by_name(word)
-        .map(|u| u.uid())
-        .ok_or_else(|| Error::invalid(format!("'{word}'"), "no such user"))
-}
-
-/// A group given as a number or as a name from the group database.
-pub fn resolve_group(word: &str) -> Result<u32> {
-    if let Ok(gid) = word.parse::<u32>() {
-        return Ok(gid);
-    }
-    uzers::get_group_by_name(word)
-        .map(|g| g.gid())
-        .ok_or_else(|| Error::invalid(format!("'{word}'"), "no such group"))
-}
-
 /// A numeric id only (util-linux's `-S`/`-G` take numbers).
 pub fn parse_numeric_id(word: &str, what: &str) -> Result<u32> {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
@@ -237,38 +217,6 @@ fn set_keepcaps(on: bool) -> Result<()> {
         .what(|| "prctl(PR_SET_KEEPCAPS) failed".into())
 }
 
-/// The user database's entry for a uid: its name and primary group. Read
-/// from /etc/passwd itself first: a privileged helper should not load NSS
-/// modules (nor can a static binary safely), so only an unprivileged run
-/// falls back to the C library's lookup for users kept elsewhere.
-pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
-    if let Some(entry) = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| passwd_line(&text, uid))
-    {
-        return Some(entry);
-    }
-    if is_raised() {
-        return None;
-    }
-    uzers::get_user_by_uid(uid).map(|u| {
-        (
-            u.name().to_string_lossy().into_owned(),
-            u.primary_group_id(),
-        )
-    })
-}
-
-/// The name and primary gid of the first passwd(5) line for `uid`.
-fn passwd_line(text: &str, uid: u32) -> Option<(String, u32)> {
-    text.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let (name, _, u, g) = (f.next()?, f.next()?, f.next()?, f.next()?);
-        (!name.is_empty() && u.parse::<u32>().ok()? == uid).then_some(())?;
-        Some((name.to_string(), g.parse().ok()?))
-    })
-}
-
 /// Drop supplementary groups, as after entering a user namespace. Where
 /// that namespace denies setgroups(2) (user_namespaces(7): `deny` in
 /// `/proc/PID/setgroups`, which an unprivileged map requires) the kernel
@@ -293,22 +241,5 @@ mod tests {
         for bad in ["", "-1", "+1", "x", "4294967295", "99999999999"] {
             assert!(parse_numeric_id(bad, "uid").is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn root_resolves_by_name_and_number() {
-        assert_eq!(resolve_user("root").unwrap(), 0);
-        assert_eq!(resolve_user("0").unwrap(), 0);
-        assert_eq!(resolve_group("root").unwrap(), 0);
-        assert!(resolve_user("no-such-user-here").is_err());
-    }
-
-    #[test]
-    fn passwd_lines_give_name_and_primary_group() {
-        let text = "root:x:0:0:root:/root:/bin/bash\n+nis\nbad:x:y:1::/:\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-        assert_eq!(passwd_line(text, 0), Some(("root".into(), 0)));
-        assert_eq!(passwd_line(text, 65534), Some(("nobody".into(), 65534)));
-        assert_eq!(passwd_line(text, 1000), None);
-        assert_eq!(passwd_entry(0).map(|(n, _)| n).as_deref(), Some("root"));
     }
 }

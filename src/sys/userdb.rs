@@ -1,14 +1,14 @@
 //! The user and group databases, safe in a statically linked binary.
 //!
-//! The release binary is linked statically (no dynamic loader at start-up).
-//! glibc's getpwnam(3) would then dlopen the NSS modules that
+//! The release binary is linked statically (no dynamic loader at start-up),
+//! and glibc's getpwnam(3) would then dlopen the NSS modules that
 //! `/etc/nsswitch.conf` names (`systemd`, `sss`, `ldap`): a second libc in
-//! the process, which crashes. So: [`confine_nss`] keeps glibc's own lookups
-//! to the `files` service, names are looked up in `/etc/passwd` and
-//! `/etc/group` here, and a name found in neither is asked of `getent(1)`,
-//! which runs every configured service in a process of its own.
+//! the process, which crashes. So the C library is never asked: names are
+//! looked up in `/etc/passwd` and `/etc/group` here, and one found in
+//! neither is asked of `getent(1)`, which runs every configured service in
+//! a process of its own (never with raised privileges: a privileged helper
+//! reads /etc only).
 
-use std::ffi::CStr;
 use std::process::{Command, Stdio};
 
 use super::{Error, Result};
@@ -85,6 +85,31 @@ pub fn user_name(uid: u32) -> Option<String> {
 /// The name of group `gid`.
 pub fn group_name(gid: u32) -> Option<String> {
     name_of(Db::Group, gid)
+}
+
+/// The name and primary group of user `uid` (newuidmap matches
+/// `/etc/subuid` by name; newgidmap also needs the group): `/etc/passwd`
+/// first, then the other NSS services through getent unless we run with
+/// raised privileges.
+pub fn passwd_entry(uid: u32) -> Option<(String, u32)> {
+    let find = |text: &str| text.lines().find_map(|l| passwd_fields(l, uid));
+    if let Ok(text) = std::fs::read_to_string(Db::Passwd.file()) {
+        if let Some(entry) = find(&text) {
+            return Some(entry);
+        }
+    }
+    if super::creds::is_raised() || !has_other_services(Db::Passwd) {
+        return None;
+    }
+    find(&getent(Db::Passwd, &uid.to_string())?)
+}
+
+/// The name and primary gid on a `passwd` line, if the line is well formed
+/// and gives uid `uid`.
+pub fn passwd_fields(line: &str, uid: u32) -> Option<(String, u32)> {
+    let name = name_in_line(line, uid)?;
+    let gid = numeric_id(line.split(':').nth(3)?)?;
+    Some((name.to_string(), gid))
 }
 
 fn name_of(db: Db, id: u32) -> Option<String> {
@@ -185,46 +210,6 @@ fn getent(db: Db, key: &str) -> Option<String> {
     String::from_utf8(out.stdout).ok()
 }
 
-extern "C" {
-    /// glibc, <nss.h>: use only `service` for database `db`.
-    fn __nss_configure_lookup(
-        db: *const std::ffi::c_char,
-        service: *const std::ffi::c_char,
-    ) -> std::ffi::c_int;
-}
-
-/// In a statically linked binary, keep glibc's own user and group lookups
-/// (getpwuid(3) and the like, wherever a crate calls them) to the `files`
-/// service, so that no NSS module is ever loaded. Call it before the first
-/// such lookup: glibc reads nsswitch.conf here, work a program that looks
-/// nothing up should not pay for (`main` decides). Does nothing in a
-/// dynamically linked binary; idempotent.
-pub fn confine_nss() {
-    if !cfg!(target_feature = "crt-static") {
-        return;
-    }
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        const FILES: &CStr = c"files";
-        for db in [c"passwd", c"group", c"shadow", c"gshadow", c"initgroups"] {
-            // SAFETY: two NUL-terminated static strings; glibc copies what it keeps.
-            unsafe { __nss_configure_lookup(db.as_ptr(), FILES.as_ptr()) };
-        }
-    });
-}
-
-/// The library's own unit tests call glibc lookups (`creds`): confine them
-/// before their harness starts.
-#[cfg(test)]
-#[used]
-#[link_section = ".init_array"]
-static CONFINE_NSS_IN_UNIT_TESTS: extern "C" fn() = {
-    extern "C" fn confine() {
-        confine_nss();
-    }
-    confine
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +237,17 @@ mod tests {
         assert_eq!(name_in_line("a:x", 1), None);
         assert_eq!(user_name(0).as_deref(), Some("root"));
         assert_eq!(group_name(0).as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn passwd_lines_give_name_and_primary_group() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n+nis\nbad:x:y:1::/:\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nodd:x:7:g::/:\n";
+        let find = |uid| text.lines().find_map(|l| passwd_fields(l, uid));
+        assert_eq!(find(0), Some(("root".into(), 0)));
+        assert_eq!(find(65534), Some(("nobody".into(), 65534)));
+        assert_eq!(find(1000), None);
+        assert_eq!(find(7), None);
+        assert_eq!(passwd_entry(0).map(|(n, _)| n).as_deref(), Some("root"));
     }
 
     #[test]
