@@ -57,10 +57,27 @@ PY
 # runs (the file pages a run maps vary with the page cache), each measured by
 # a small static parent (bench/floor/peak-rss.c), since a child is charged
 # the resident set of what it was forked from until it execs.
+#
+# CMD's executable is first written back and dropped from the page cache, so
+# it is read back as any installed program is (the kernel's readahead). A
+# file just written (our release binary, the floors built a moment ago) is
+# cached in the large folios of the write, and a page fault then maps more of
+# it around the page touched: up to 100 KiB more for the same binary, which
+# util-linux's long-installed files never pay.
 peak_rss() {
   [ -x "$FLOOR/peak-rss" ] || build_floor peak-rss
+  settle_page_cache "$1"
   local i
   for i in 1 2 3 4 5; do "$FLOOR/peak-rss" "$@"; done | sort -n | sed -n 3p
+}
+
+# settle_page_cache PROGRAM: write PROGRAM's file back and drop its cached
+# pages (dd's nocache flag: posix_fadvise DONTNEED on the whole file; pages
+# some process has mapped stay).
+settle_page_cache() {
+  local file
+  file=$(readlink -f "$(command -v "$1")") || return 0
+  sync "$file" && dd if="$file" iflag=nocache count=0 status=none
 }
 
 # build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.

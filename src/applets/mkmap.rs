@@ -137,8 +137,8 @@ fn mapper_args(m: &ArgMatches) -> Result<(TargetSpec, IdMap)> {
     Ok((spec, IdMap::new(idmap::parse_mapping(&args[1..])?)?))
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
-    match Args::from_arg_matches(m)?.action {
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
+    match Args::from_arg_matches_mut(m)?.action {
         Action::Uid { write } => write_map(MapKind::Uid, &write, None),
         Action::Gid { setgroups, write } => {
             let sg = setgroups.map(|w| match w.as_str() {
@@ -495,11 +495,11 @@ pub fn newgidmap_command() -> Command {
     mapper_command(MapKind::Gid)
 }
 
-pub fn newuidmap_run(m: &ArgMatches) -> Result<Exit> {
+pub fn newuidmap_run(m: &mut ArgMatches) -> Result<Exit> {
     run_mapper(MapKind::Uid, m)
 }
 
-pub fn newgidmap_run(m: &ArgMatches) -> Result<Exit> {
+pub fn newgidmap_run(m: &mut ArgMatches) -> Result<Exit> {
     run_mapper(MapKind::Gid, m)
 }
 

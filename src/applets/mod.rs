@@ -22,7 +22,7 @@ pub struct Applet {
     /// The clap definition, built on demand.
     pub command: fn() -> Command,
     /// The story of the command.
-    pub run: fn(&ArgMatches) -> Result<Exit>,
+    pub run: fn(&mut ArgMatches) -> Result<Exit>,
     /// The exit status of the tool's own failures and usage errors.
     pub failure_status: i32,
 }

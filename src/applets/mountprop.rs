@@ -195,8 +195,8 @@ fn check_columns(a: &ListArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
-    let args = Args::from_arg_matches(m)?;
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
+    let args = Args::from_arg_matches_mut(m)?;
     match args.verb {
         None => list(args.list),
         Some(Verb::List(a)) => list(a),

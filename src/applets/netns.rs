@@ -286,8 +286,8 @@ pub fn validate(m: &ArgMatches) -> Result<()> {
     Ok(())
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
-    let args = Args::from_arg_matches(m)?;
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
+    let args = Args::from_arg_matches_mut(m)?;
     match args.cmd.unwrap_or(Cmd::List) {
         Cmd::List | Cmd::Show { ns: None, .. } => list(),
         Cmd::Add { names } => add(&names),

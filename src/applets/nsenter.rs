@@ -178,8 +178,8 @@ pub fn validate(m: &ArgMatches) -> Result<()> {
     Ok(())
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
-    let a = Args::from_arg_matches(m)?;
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
+    let a = Args::from_arg_matches_mut(m)?;
     let ids = check_usage(&a)?;
     let target = match &a.target {
         Some(word) => {

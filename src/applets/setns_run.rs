@@ -133,7 +133,7 @@ fn checked(m: &ArgMatches) -> Result<Checked> {
     Ok((a, setuid, setgid, specs))
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
     let (a, setuid, setgid, specs) = checked(m)?;
     let (entries, target) = open_all(&specs)?;
     let plan = EntryPlan::new(entries)?;

@@ -252,8 +252,8 @@ pub fn validate(m: &ArgMatches) -> Result<()> {
     Plan::from_args(Args::from_arg_matches(m)?).map(drop)
 }
 
-pub fn run(m: &ArgMatches) -> Result<Exit> {
-    let plan = Plan::from_args(Args::from_arg_matches(m)?)?;
+pub fn run(m: &mut ArgMatches) -> Result<Exit> {
+    let plan = Plan::from_args(Args::from_arg_matches_mut(m)?)?;
     let (real_uid, real_gid) = (creds::euid(), creds::egid());
     let mut outside = plan.needs_outside().then(Outside::spawn).transpose()?;
     let old_mnt_ns = plan
