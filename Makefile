@@ -8,7 +8,9 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR     ?=
 CARGO       ?= cargo
 
-RELEASE := target/release/nstools
+# Not under target/release, which a plain `cargo build --release` would
+# overwrite with a dynamically linked build.
+RELEASE := target/nstools
 # The binary to install (the tests install their debug build).
 BIN     ?= $(RELEASE)
 # The release binary is linked statically: no dynamic loader at start-up, a

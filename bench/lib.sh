@@ -37,6 +37,8 @@ compare() {
   local -a rss=()
   local c
   for c in "${cmds[@]}"; do rss+=("$(peak_rss $c)"); done
+  # Beside the timings, for bench/targets.py.
+  printf '%s\n' "${rss[@]}" >"$json.rss"
   python3 - "$case" "$json" "${rss[@]}" <<'PY'
 import json, statistics, sys
 case, path, rss = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -77,7 +79,7 @@ peak_rss() {
 settle_page_cache() {
   local file
   file=$(readlink -f "$(command -v "$1")") || return 0
-  sync "$file" && dd if="$file" iflag=nocache count=0 status=none
+  { sync "$file" && dd if="$file" iflag=nocache count=0 status=none; } 2>/dev/null || true
 }
 
 # build_floor NAME: compile bench/floor/NAME.c statically into $FLOOR/NAME.

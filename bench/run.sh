@@ -11,7 +11,7 @@ if [ -z "${BENCH_ISOLATED:-}" ]; then
 fi
 mount -t tmpfs -o mode=0755 bench-run /run
 ROOT=$(dirname "$BENCH_DIR")
-BIN=$ROOT/target/release/nstools
+BIN=$ROOT/target/nstools
 for tool in hyperfine python3 gcc; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is needed (apt-get install $tool)" >&2; exit 1; }
 done
@@ -53,6 +53,7 @@ report=$OUT/REPORT.md
     # shellcheck disable=SC1090
     . "$s"
   done
+  python3 "$BENCH_DIR/targets.py" "$OUT"
 } >"$report"
 if [ -z "${BENCH_SECTIONS:-}" ]; then cp "$report" "$BENCH_DIR/REPORT.md"; fi
 cat "$report"
