@@ -188,7 +188,7 @@ pub fn run(m: &mut ArgMatches) -> Result<Exit> {
         }
         None => None,
     };
-    let plan = EntryPlan::new(collect_entries(&a, target.as_ref())?)?;
+    let mut plan = EntryPlan::new(collect_entries(&a, target.as_ref())?)?;
     let root = open_dir(&a.root, "root", target.as_ref())?;
     let wd = open_dir(&a.wd, "cwd", target.as_ref())?;
     let environ = target
@@ -355,10 +355,7 @@ fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
             None if kind == NsKind::Net && a.net_socket.is_some() => {
                 let t = target.expect("checked: --net-socket needs a target");
                 let fd = a.net_socket.unwrap_or(-1);
-                Entry {
-                    file: t.socket_netns(fd)?,
-                    from_target: false,
-                }
+                Entry::file(t.socket_netns(fd)?)
             }
             None => continue,
             Some(Some(file)) if file.as_os_str().as_encoded_bytes().starts_with(b":") => {
@@ -368,15 +365,9 @@ fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
                 };
                 let file = NsFile::open_by_id(id, kind)?;
                 check_kind(&file, kind)?;
-                Entry {
-                    file,
-                    from_target: false,
-                }
+                Entry::file(file)
             }
-            Some(Some(file)) => Entry {
-                file: open_file(file, kind)?,
-                from_target: false,
-            },
+            Some(Some(file)) => Entry::file(open_file(file, kind)?),
             Some(None) => {
                 let Some(t) = target else {
                     anyhow::bail!(
@@ -390,29 +381,28 @@ fn collect_entries(a: &Args, target: Option<&Target>) -> Result<Vec<Entry>> {
                     }
                     continue;
                 };
-                let same = ns::own_inode(kind) == Some(file.inode());
-                // setns(2) refuses our own user namespace (EINVAL): --all
-                // leaves it out, as util-linux does; an explicit -U fails.
-                if same && kind == NsKind::User && !explicit {
-                    continue;
-                }
-                // Another namespace we are already in is left out too, so
-                // that it cannot spoil the atomic entry (after the target's
-                // user namespace we may have no right to re-enter ours).
-                if same && kind != NsKind::User && kind != NsKind::Mnt {
-                    continue;
-                }
-                Entry {
-                    file,
-                    from_target: true,
+                match kind {
+                    // setns(2) refuses our own user namespace (EINVAL): --all
+                    // leaves it out, as util-linux does; an explicit -U fails.
+                    NsKind::User => {
+                        if !explicit && ns::own_inode(kind) == Some(file.inode()) {
+                            continue;
+                        }
+                        Entry::of_target(file)
+                    }
+                    // Entered even when it is ours, as util-linux does: that
+                    // takes us to the root of the target's mount namespace.
+                    NsKind::Mnt => Entry::of_target(file),
+                    // Another namespace we are already in is left out, so
+                    // that it cannot spoil the atomic entry (after the
+                    // target's user namespace we may have no right to
+                    // re-enter ours); found out only if need be.
+                    _ => Entry::of_target_unless_ours(file),
                 }
             }
         };
         let entry = if kind == NsKind::User && a.user_parent {
-            Entry {
-                file: entry.file.parent()?,
-                from_target: false,
-            }
+            Entry::file(entry.file.parent()?)
         } else {
             entry
         };

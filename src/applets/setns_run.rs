@@ -136,7 +136,7 @@ fn checked(m: &ArgMatches) -> Result<Checked> {
 pub fn run(m: &mut ArgMatches) -> Result<Exit> {
     let (a, setuid, setgid, specs) = checked(m)?;
     let (entries, target) = open_all(&specs)?;
-    let plan = EntryPlan::new(entries)?;
+    let mut plan = EntryPlan::new(entries)?;
     if a.dry_run {
         print_plan(&plan, target.as_ref())?;
         return Ok(Exit::SUCCESS);
@@ -179,10 +179,7 @@ fn open_all(specs: &[NsSpec]) -> Result<(Vec<Entry>, Option<Target>)> {
     let mut target: Option<Target> = None;
     for spec in specs {
         match spec {
-            NsSpec::Path(path) => entries.push(Entry {
-                file: NsFile::open(path)?,
-                from_target: false,
-            }),
+            NsSpec::Path(path) => entries.push(Entry::file(NsFile::open(path)?)),
             NsSpec::Kind(kind, path) => {
                 let file = NsFile::open(path)?;
                 if file.kind() != *kind {
@@ -192,10 +189,7 @@ fn open_all(specs: &[NsSpec]) -> Result<(Vec<Entry>, Option<Target>)> {
                         file.kind()
                     );
                 }
-                entries.push(Entry {
-                    file,
-                    from_target: false,
-                });
+                entries.push(Entry::file(file));
             }
             NsSpec::Process(pid, inode) => {
                 if let Some(t) = &target {
@@ -212,10 +206,7 @@ fn open_all(specs: &[NsSpec]) -> Result<(Vec<Entry>, Option<Target>)> {
                     if ns::own_inode(kind) == Some(file.inode()) {
                         continue;
                     }
-                    entries.push(Entry {
-                        file,
-                        from_target: true,
-                    });
+                    entries.push(Entry::of_target(file));
                 }
                 t.check_alive()?;
                 target = Some(t);

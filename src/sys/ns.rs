@@ -939,6 +939,39 @@ pub struct Entry {
     pub file: NsFile,
     /// Taken from the target process (so `setns(pidfd)` can enter it).
     pub from_target: bool,
+    /// Maybe one of our own namespaces, not checked yet: see
+    /// [`EntryPlan::enter`].
+    pub maybe_ours: bool,
+}
+
+impl Entry {
+    /// A namespace file named by the user.
+    pub fn file(file: NsFile) -> Entry {
+        Entry {
+            file,
+            from_target: false,
+            maybe_ours: false,
+        }
+    }
+
+    /// A namespace of the target process.
+    pub fn of_target(file: NsFile) -> Entry {
+        Entry {
+            file,
+            from_target: true,
+            maybe_ours: false,
+        }
+    }
+
+    /// A namespace of the target process that is to be left out if it is
+    /// one we are already in; checked only if need be.
+    pub fn of_target_unless_ours(file: NsFile) -> Entry {
+        Entry {
+            file,
+            from_target: true,
+            maybe_ours: true,
+        }
+    }
 }
 
 /// How a plan was carried out.
@@ -987,20 +1020,40 @@ impl EntryPlan {
             }
         }
         entries.sort_by_key(|e| NsKind::ALL.iter().position(|k| *k == e.file.kind()));
-        let user_first = match entries.iter().find(|e| e.file.kind() == NsKind::User) {
+        let mut plan = EntryPlan {
+            entries,
+            user_first: true,
+        };
+        if !plan.unsettled() {
+            plan.settle();
+        }
+        Ok(plan)
+    }
+
+    /// Whether some entries may still be our own namespaces (and so the
+    /// order is not decided yet).
+    fn unsettled(&self) -> bool {
+        self.entries.iter().any(|e| e.maybe_ours)
+    }
+
+    /// Leave out the namespaces we are already in, then decide the order.
+    fn settle(&mut self) {
+        self.entries
+            .retain(|e| !e.maybe_ours || own_inode(e.file.kind()) != Some(e.file.inode()));
+        for e in &mut self.entries {
+            e.maybe_ours = false;
+        }
+        self.user_first = match self.entries.iter().find(|e| e.file.kind() == NsKind::User) {
             None => true,
-            Some(user) => entries
+            Some(user) => self
+                .entries
                 .iter()
                 .filter(|e| e.file.kind() != NsKind::User)
                 .all(|e| owned_within(&e.file, user.file.inode())),
         };
-        if !user_first {
-            entries.rotate_left(1);
+        if !self.user_first {
+            self.entries.rotate_left(1);
         }
-        Ok(EntryPlan {
-            entries,
-            user_first,
-        })
     }
 
     /// The entries in the order they are entered.
@@ -1031,7 +1084,24 @@ impl EntryPlan {
     /// `atomic_with` allows (all or nothing: a target that exits meanwhile
     /// leaves us where we were), else file by file; before Linux 5.8, which
     /// refuses a pidfd with EINVAL, file by file as well.
-    pub fn enter(&self, target: Option<&Target>) -> Result<Entered> {
+    ///
+    /// A plan with entries that may be our own namespaces first tries one
+    /// `setns(pidfd)` with all of them, unchecked: re-entering a namespace we
+    /// are in changes nothing, and finding out which ones we are in costs a
+    /// lookup in /proc each (a fifth of what `nsenter -t PID -a` takes).
+    /// Only if the kernel refuses (after the target's user namespace we may
+    /// have no right over our own) are ours left out and the order decided,
+    /// as for any plan; nothing was entered by the refused call.
+    pub fn enter(&mut self, target: Option<&Target>) -> Result<Entered> {
+        if self.unsettled() {
+            if let Some(t) = target.filter(|_| self.entries.iter().all(|e| e.from_target)) {
+                t.check_alive()?;
+                if setns(t.pidfd().as_fd(), self.kinds().flags()).is_ok() {
+                    return Ok(Entered::Atomically);
+                }
+            }
+            self.settle();
+        }
         if self.entries.is_empty() {
             return Ok(Entered::OneByOne);
         }
