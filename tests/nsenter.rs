@@ -56,8 +56,9 @@ fn nsenter_all_as_owner_of_the_target_user_namespace() {
     assert_eq!(r.assert_ok().stdout, "0\n");
     // Differs on purpose: util-linux 2.38's --all also re-enters our own
     // time namespace, after the target's user namespace, where nobody has
-    // no rights over it (EPERM). Ours leaves out the namespaces we are
-    // already in, so the whole entry is one setns(pidfd).
+    // no rights over it (EPERM). Ours tries that too (one setns(pidfd),
+    // refused, nothing entered), then leaves out the namespaces we are
+    // already in and enters the rest in one setns(pidfd).
     let u = sh_as_nobody(&format!("{UTIL_LINUX} -t {pid} -a true"));
     u.assert_code(1);
     assert!(u.stderr.contains("'ns/time'"), "{}", u.stderr);
