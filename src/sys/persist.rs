@@ -164,33 +164,103 @@ pub fn prepare_netns_dir() -> Result<()> {
 /// Bind the network namespace file `source` to `/run/netns/NAME`. The name
 /// must be free; on any failure nothing is left behind (no file, no mount).
 pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
-    let target = name.path();
+    mknod_and_bind(source, &name.path()).map_err(|f| f.error(source, name))
+}
+
+/// The caller's own network namespace, as each new one is bound from it.
+const THREAD_SELF_NET: &str = "/proc/thread-self/ns/net";
+
+/// The steps of making a named network namespace, each with the message its
+/// failure gives (`StepFailure::error`), so that who words the error need
+/// not be who made the attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NetnsStep {
+    /// unshare(CLONE_NEWNET).
+    Unshare,
+    /// mknod of `/run/netns/NAME`.
+    Create,
+    /// The bind mount onto it.
+    Bind,
+}
+
+/// A step that failed, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StepFailure {
+    step: NetnsStep,
+    errno: Errno,
+}
+
+impl StepFailure {
+    fn of(step: NetnsStep, e: &Error) -> StepFailure {
+        StepFailure {
+            step,
+            errno: e.errno().unwrap_or(Errno::EIO),
+        }
+    }
+
+    /// The error for `name`, as the step's own call words it.
+    fn error(self, source: &Path, name: &NetnsName) -> Error {
+        let target = name.path();
+        let errno = self.errno;
+        match self.step {
+            NetnsStep::Unshare => {
+                Error::os(format!("cannot create network namespace {name}"), errno)
+            }
+            NetnsStep::Create => {
+                let e = Error::os(
+                    format!("cannot create namespace file \"{}\"", target.display()),
+                    errno,
+                );
+                // A kill between the create and the bind leaves the file alone.
+                if errno == Errno::EEXIST && !is_namespace_file(&target) {
+                    e.hinted(format!(
+                        "it is not bound to a namespace (left by an interrupted add?): \
+                         remove it with 'netns delete {name}'"
+                    ))
+                } else {
+                    e
+                }
+            }
+            NetnsStep::Bind => Error::os(
+                format!("bind {} -> {} failed", source.display(), target.display()),
+                errno,
+            ),
+        }
+    }
+}
+
+/// Create `target` and bind `source` onto it; on a failed bind the file
+/// made is removed again.
+fn mknod_and_bind(source: &Path, target: &Path) -> std::result::Result<(), StepFailure> {
     // mknod(2) of a regular file: created and never opened, one system call
     // where open and close are two (a batch add makes a thousand).
     nix::sys::stat::mknod(
-        &target,
+        target,
         nix::sys::stat::SFlag::S_IFREG,
         nix::sys::stat::Mode::empty(),
         0,
     )
-    .what(|| format!("cannot create namespace file \"{}\"", target.display()))
-    .map_err(|e| match e.errno() {
-        // A kill between the create and the bind leaves the file alone.
-        Some(Errno::EEXIST) if !is_namespace_file(&target) => e.hinted(format!(
-            "it is not bound to a namespace (left by an interrupted add?): \
-                 remove it with 'netns delete {name}'"
-        )),
-        _ => e,
+    .map_err(|errno| StepFailure {
+        step: NetnsStep::Create,
+        errno,
     })?;
-    if let Err(e) = bind_to_file(source, &target) {
-        let _ = std::fs::remove_file(&target);
-        return Err(e.with_what(format!(
-            "bind {} -> {} failed",
-            source.display(),
-            target.display()
-        )));
+    if let Err(e) = bind_to_file(source, target) {
+        let _ = std::fs::remove_file(target);
+        return Err(StepFailure::of(NetnsStep::Bind, &e));
     }
     Ok(())
+}
+
+/// Make one new network namespace (we move into it) and bind it to `name`.
+fn make_netns(name: &NetnsName) -> std::result::Result<(), StepFailure> {
+    super::ns::unshare(net_only()).map_err(|e| StepFailure::of(NetnsStep::Unshare, &e))?;
+    mknod_and_bind(Path::new(THREAD_SELF_NET), &name.path())
+}
+
+fn net_only() -> super::ns::NsSet {
+    let mut net = super::ns::NsSet::empty();
+    net.insert(NsKind::Net);
+    net
 }
 
 /// Create a new network namespace for each name, all or none: each
@@ -198,17 +268,15 @@ pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
 /// we move on to the next; on a failure the names made so far are removed.
 /// (The caller is left in the last namespace made.)
 pub fn create_netns(names: &[NetnsName]) -> Result<()> {
-    let mut net = super::ns::NsSet::empty();
-    net.insert(NsKind::Net);
     for (i, n) in names.iter().enumerate() {
-        let made = super::ns::unshare(net)
-            .map_err(|e| e.with_what(format!("cannot create network namespace {n}")))
-            .and_then(|()| bind_netns(Path::new("/proc/thread-self/ns/net"), n));
-        if let Err(e) = made {
+        if let Err(f) = make_netns(n) {
+            // Worded first: the hint looks at the file, which may be one we
+            // made (a name given twice).
+            let error = f.error(Path::new(THREAD_SELF_NET), n);
             for done in names[..i].iter().rev() {
                 let _ = unbind_netns(done);
             }
-            return Err(e);
+            return Err(error);
         }
     }
     Ok(())
