@@ -293,6 +293,109 @@ fn in_own_netns_dir(script: &str) -> Run {
     run_command(cmd, TIMEOUT)
 }
 
+/// The same in a PID namespace of its own too (bash is PID 1), so that
+/// `pgrep` sees only the script's own processes.
+fn in_own_pid_and_netns_dir(script: &str) -> Run {
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args([
+        "--mount",
+        "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "bash",
+        "-c",
+    ])
+    .arg(format!(
+        "if [ -d /run/netns ]; then mount -t tmpfs t /run/netns; \
+         else mount -t tmpfs t /run && mkdir /run/netns; fi\n{script}"
+    ))
+    .env("PATH", path_with_applets());
+    run_command(cmd, TIMEOUT)
+}
+
+/// A batch of 300 names on two CPUs (the first two this process may use):
+/// the caller makes n1..n150 and one worker process n151..n300. Prints
+/// `one CPU` instead when there is no second CPU to spread over.
+const TWO_CPU_BATCH: &str = r#"
+cpus=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:2])))')
+case $cpus in *,*) ;; *) echo "one CPU"; exit 0 ;; esac
+names=$(seq -f 'n%g' 300)
+left() { pgrep -c -x netns || true; }
+state() { echo "rc=$1 files=$(ls -A /run/netns | wc -l) mounts=$(grep -c ' /run/netns/' /proc/self/mountinfo || true) left=$(left)"; }
+"#;
+
+#[test]
+fn netns_add_batch_with_a_worker_failing_or_killed_leaves_nothing() {
+    // Only the worker writes (its reports) before the batch ends; mount
+    // fails in both processes (the first failure, the caller's, is told).
+    let r = in_own_pid_and_netns_dir(&format!(
+        r#"{TWO_CPU_BATCH}
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+for inject in mount:error=ENOSPC:when=150 write:error=ENOSPC:when=50 write:signal=KILL:when=50; do
+  taskset -c "$cpus" strace -f -qq -o /dev/null -e trace="${{inject%%:*}}" -e inject="$inject" \
+    netns add $names 2>"$d/err"
+  echo "$inject $(state $?)"
+  sed 's/^/  /' "$d/err"
+done"#
+    ));
+    let out = &r.stdout;
+    if out.starts_with("one CPU") {
+        println!("skipped: one CPU, no worker to break");
+        return;
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{r:?}");
+    // The caller's own mounts before its names (preparing /run/netns)
+    // decide which of its names the 150th mount is.
+    assert_eq!(
+        lines[0],
+        "mount:error=ENOSPC:when=150 rc=1 files=0 mounts=0 left=0"
+    );
+    assert!(
+        lines[1].starts_with("  netns: bind /proc/thread-self/ns/net -> /run/netns/n14")
+            && lines[1].ends_with(" failed: No space left on device"),
+        "{r:?}"
+    );
+    assert_eq!(
+        &lines[2..],
+        [
+            "write:error=ENOSPC:when=50 rc=1 files=0 mounts=0 left=0",
+            "  netns: cannot create network namespace n200: the process making it exited with status 2",
+            "write:signal=KILL:when=50 rc=1 files=0 mounts=0 left=0",
+            "  netns: cannot create network namespace n200: the process making it was killed by SIGKILL",
+        ],
+        "{r:?}"
+    );
+}
+
+#[test]
+fn netns_add_batch_killed_takes_its_workers_with_it() {
+    // SIGKILL to the caller mid-batch: its workers die too (PR_SET_PDEATHSIG),
+    // and what is left is bound names (or a file) that delete removes.
+    let r = in_own_pid_and_netns_dir(&format!(
+        r#"{TWO_CPU_BATCH}
+taskset -c "$cpus" netns add $(seq -f 'k%g' 1000) & p=$!
+for _ in $(seq 1000); do [ "$(ls -A /run/netns | wc -l)" -ge 100 ] && break; sleep 0.01; done
+echo "workers=$(pgrep -c -P $p)"
+kill -KILL $p; wait $p; rc=$?
+for _ in $(seq 100); do [ "$(left)" = 0 ] && break; sleep 0.05; done
+echo "rc=$rc left=$(left)"
+netns delete --all; state $?"#
+    ));
+    let out = &r.stdout;
+    if out.starts_with("one CPU") {
+        println!("skipped: one CPU, no worker to outlive us");
+        return;
+    }
+    assert_eq!(
+        out, "workers=1\nrc=137 left=0\nrc=0 files=0 mounts=0 left=0\n",
+        "{r:?}"
+    );
+}
+
 #[test]
 fn netns_add_over_a_file_left_unbound_says_what_to_remove_and_delete_removes_it() {
     let r = in_own_netns_dir(

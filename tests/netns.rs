@@ -23,6 +23,12 @@ fn private_in(unshare_args: &str, script: &str) -> Run {
     private_run(sh, unshare_args, script)
 }
 
+/// The same in a PID namespace of its own too (bash is PID 1): for what
+/// checks that no process of ours is left.
+fn private_with_pid(script: &str) -> Run {
+    private_in("-m -p -f --mount-proc --propagation private", script)
+}
+
 /// The same as uid 65534, root only inside a user namespace of its own.
 fn private_as_nobody(script: &str) -> Run {
     private_run(sh_as_nobody, "-Urm --propagation private", script)
@@ -335,6 +341,124 @@ fn netns_delete_takes_off_every_bind_stacked_on_a_name() {
          ls -A /run/netns | wc -l",
     );
     assert_eq!(r.assert_ok().stdout, "2\n0\n0\n");
+}
+
+// ---- a large batch, spread over worker processes -------------------------------
+// 300 names: on a machine with two CPUs or more `netns add` makes them in
+// chunks, one in its own process and one in each worker it forks; with one
+// CPU in order. The behaviour must be the same.
+
+/// `names`: the batch; `left`: how many of our processes are still there.
+const BATCH: &str = "names=$(seq -f 'n%g' 300)
+left() { pgrep -c -x netns || true; }";
+
+#[test]
+fn netns_add_of_a_large_batch_binds_each_name_to_a_namespace_of_its_own() {
+    let r = private_with_pid(&format!(
+        "{BATCH}
+         netns add $names
+         left
+         ls /run/netns | wc -l
+         for n in $names; do stat -L -c %i /run/netns/$n; done >/run/inodes
+         sort -u /run/inodes | wc -l
+         grep -cx \"$(stat -L -c %i /proc/self/ns/net)\" /run/inodes || true
+         awk '$5 ~ \"^/run/netns/n\" && / - nsfs / {{n++}} END {{print n+0}}' /proc/self/mountinfo
+         ip netns list | wc -l
+         ip netns exec n1 true && ip netns exec n300 true && echo exec
+         netns delete --all
+         ls -A /run/netns | wc -l
+         grep -c ' /run/netns/' /proc/self/mountinfo || true"
+    ));
+    assert_eq!(
+        r.assert_ok().stdout,
+        "0\n300\n300\n0\n300\n300\nexec\n0\n0\n"
+    );
+}
+
+/// A batch of 300 failing at its 200th name (which `setup` makes), beside
+/// the message `netns add n199 n200` gives in order: /run/netns is left as
+/// it was and no process is left.
+fn batch_failing_at_200(setup: &str) -> String {
+    let r = private_with_pid(&format!(
+        "{BATCH}
+         {setup}
+         before=$(ls -l /run/netns; stat -L -c %i /run/netns/n200)
+         netns add n199 n200 2>/run/in-order || echo rc=$?
+         netns add $names 2>/run/batch || echo rc=$?
+         left
+         [ \"$(ls -l /run/netns; stat -L -c %i /run/netns/n200)\" = \"$before\" ] && echo unchanged
+         grep -c ' /run/netns/' /proc/self/mountinfo || true
+         cmp /run/in-order /run/batch && echo same-message
+         cat /run/batch"
+    ));
+    r.assert_ok().stdout.clone()
+}
+
+#[test]
+fn netns_add_batch_over_a_namespace_name_keeps_it_and_says_what_in_order_says() {
+    let out = batch_failing_at_200("netns add n200");
+    assert_eq!(
+        out,
+        "rc=1\nrc=1\n0\nunchanged\n1\nsame-message\n\
+         netns: cannot create namespace file \"/run/netns/n200\": File exists\n"
+    );
+    let r = private("netns add n200; netns add $(seq -f 'n%g' 300) 2>/dev/null || ip netns exec n200 true && echo works");
+    assert_eq!(r.assert_ok().stdout, "works\n");
+}
+
+#[test]
+fn netns_add_batch_over_a_leftover_file_gives_the_in_order_hint() {
+    let out = batch_failing_at_200(": >/run/netns/n200");
+    assert_eq!(
+        out,
+        "rc=1\nrc=1\n0\nunchanged\n0\nsame-message\n\
+         netns: cannot create namespace file \"/run/netns/n200\": File exists \
+         (it is not bound to a namespace (left by an interrupted add?): \
+         remove it with 'netns delete n200')\n"
+    );
+}
+
+#[test]
+fn netns_add_of_a_name_given_twice_fails_at_its_second_mention() {
+    // Small and large batches alike: the name was bound by us a moment
+    // before, so no hint of a leftover file.
+    let r = private(
+        "netns add a b a 2>/run/err || echo rc=$?
+         netns add $(seq -f 'n%g' 300) n3 2>>/run/err || echo rc=$?
+         ls -A /run/netns | wc -l
+         cat /run/err",
+    );
+    assert_eq!(
+        r.assert_ok().stdout,
+        "rc=1\nrc=1\n0\n\
+         netns: cannot create namespace file \"/run/netns/a\": File exists\n\
+         netns: cannot create namespace file \"/run/netns/n3\": File exists\n"
+    );
+}
+
+#[test]
+fn netns_add_batches_racing_over_the_same_names_never_take_each_others() {
+    // Each batch is all or nothing, and removes only what it bound: one
+    // wins and the other leaves its names alone, or both fail and nothing
+    // is left, never a mix.
+    let r = private_with_pid(&format!(
+        "{BATCH}
+         for round in 1 2 3 4 5; do
+           netns add $names 2>/dev/null & a=$!
+           netns add $names 2>/dev/null & b=$!
+           ra=0; rb=0; wait $a || ra=1; wait $b || rb=1
+           echo \"$ra$rb $(ls -A /run/netns | wc -l) $(grep -c ' /run/netns/' /proc/self/mountinfo || true) $(left)\"
+           netns delete --all
+         done"
+    ));
+    let out = r.assert_ok().stdout.clone();
+    assert_eq!(out.lines().count(), 5, "{out}");
+    for line in out.lines() {
+        assert!(
+            ["01 300 300 0", "10 300 300 0", "11 0 0 0"].contains(&line),
+            "{out}"
+        );
+    }
 }
 
 // ---- wiring ---------------------------------------------------------------------

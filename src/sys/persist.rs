@@ -4,6 +4,7 @@
 //! lays it out.
 
 use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -164,54 +165,613 @@ pub fn prepare_netns_dir() -> Result<()> {
 /// Bind the network namespace file `source` to `/run/netns/NAME`. The name
 /// must be free; on any failure nothing is left behind (no file, no mount).
 pub fn bind_netns(source: &Path, name: &NetnsName) -> Result<()> {
-    let target = name.path();
+    mknod_and_bind(source, &name.path()).map_err(|f| f.error(source, name))
+}
+
+/// The caller's own network namespace, as each new one is bound from it.
+const THREAD_SELF_NET: &str = "/proc/thread-self/ns/net";
+
+/// The steps of making a named network namespace, each with the message its
+/// failure gives (`StepFailure::error`): a batch's worker process reports
+/// only the step and the errno, and the parent words them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NetnsStep {
+    /// unshare(CLONE_NEWNET).
+    Unshare,
+    /// stat of the new namespace (a worker reports its identity first).
+    Identify,
+    /// mknod of `/run/netns/NAME`.
+    Create,
+    /// The bind mount onto it.
+    Bind,
+}
+
+/// A step that failed, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StepFailure {
+    step: NetnsStep,
+    errno: Errno,
+}
+
+impl StepFailure {
+    fn of(step: NetnsStep, e: &Error) -> StepFailure {
+        StepFailure {
+            step,
+            errno: e.errno().unwrap_or(Errno::EIO),
+        }
+    }
+
+    /// The error for `name`, as the step's own call words it.
+    fn error(self, source: &Path, name: &NetnsName) -> Error {
+        let target = name.path();
+        let errno = self.errno;
+        match self.step {
+            NetnsStep::Unshare => {
+                Error::os(format!("cannot create network namespace {name}"), errno)
+            }
+            NetnsStep::Identify => Error::os(format!("cannot stat {}", source.display()), errno),
+            NetnsStep::Create => {
+                let e = Error::os(
+                    format!("cannot create namespace file \"{}\"", target.display()),
+                    errno,
+                );
+                // A kill between the create and the bind leaves the file alone.
+                if errno == Errno::EEXIST && !is_namespace_file(&target) {
+                    e.hinted(format!(
+                        "it is not bound to a namespace (left by an interrupted add?): \
+                         remove it with 'netns delete {name}'"
+                    ))
+                } else {
+                    e
+                }
+            }
+            NetnsStep::Bind => Error::os(
+                format!("bind {} -> {} failed", source.display(), target.display()),
+                errno,
+            ),
+        }
+    }
+}
+
+/// Create `target` and bind `source` onto it; on a failed bind the file
+/// made is removed again.
+fn mknod_and_bind(source: &Path, target: &Path) -> std::result::Result<(), StepFailure> {
     // mknod(2) of a regular file: created and never opened, one system call
     // where open and close are two (a batch add makes a thousand).
     nix::sys::stat::mknod(
-        &target,
+        target,
         nix::sys::stat::SFlag::S_IFREG,
         nix::sys::stat::Mode::empty(),
         0,
     )
-    .what(|| format!("cannot create namespace file \"{}\"", target.display()))
-    .map_err(|e| match e.errno() {
-        // A kill between the create and the bind leaves the file alone.
-        Some(Errno::EEXIST) if !is_namespace_file(&target) => e.hinted(format!(
-            "it is not bound to a namespace (left by an interrupted add?): \
-                 remove it with 'netns delete {name}'"
-        )),
-        _ => e,
+    .map_err(|errno| StepFailure {
+        step: NetnsStep::Create,
+        errno,
     })?;
-    if let Err(e) = bind_to_file(source, &target) {
-        let _ = std::fs::remove_file(&target);
-        return Err(e.with_what(format!(
-            "bind {} -> {} failed",
-            source.display(),
-            target.display()
-        )));
+    if let Err(e) = bind_to_file(source, target) {
+        let _ = std::fs::remove_file(target);
+        return Err(StepFailure::of(NetnsStep::Bind, &e));
     }
     Ok(())
 }
 
-/// Create a new network namespace for each name, all or none: each
-/// unshare(CLONE_NEWNET) makes a fresh one and the bind keeps it alive once
-/// we move on to the next; on a failure the names made so far are removed.
-/// (The caller is left in the last namespace made.)
-pub fn create_netns(names: &[NetnsName]) -> Result<()> {
+/// Make one new network namespace (we move into it) and bind it to `name`.
+fn make_netns(name: &NetnsName) -> std::result::Result<(), StepFailure> {
+    super::ns::unshare(net_only()).map_err(|e| StepFailure::of(NetnsStep::Unshare, &e))?;
+    mknod_and_bind(Path::new(THREAD_SELF_NET), &name.path())
+}
+
+fn net_only() -> super::ns::NsSet {
     let mut net = super::ns::NsSet::empty();
     net.insert(NsKind::Net);
+    net
+}
+
+/// Below this many names a batch is made in order, by the caller alone.
+const PARALLEL_FROM: usize = 64;
+/// The fewest names a worker process is forked for.
+const NAMES_PER_WORKER: usize = 32;
+/// The most processes a batch is spread over.
+const MAX_WORKERS: usize = 8;
+
+/// Create a new network namespace for each name, all or none: each
+/// unshare(CLONE_NEWNET) makes a fresh one and the bind keeps it alive once
+/// we move on to the next; on a failure the names made so far are removed
+/// and the error is that of the first name that failed, worded as making
+/// the names one by one words it.
+///
+/// Nearly all the time goes to the kernel's setup of each namespace (its
+/// sysctl tables), which runs concurrently in several processes. So a batch
+/// of at least 64 distinct names, with more than one CPU usable
+/// (sched_getaffinity), is split into k contiguous chunks, k = min(CPUs,
+/// names/32, 8): the caller makes the first chunk and a forked worker
+/// process each other one (processes: the binary stays single-threaded).
+/// A worker dies with the caller (PR_SET_PDEATHSIG) and reports on one pipe
+/// shared by all: before it creates a name's file, the identity (device,
+/// inode) of the namespace it will bind there, and on a failure the step
+/// and the errno. The caller reads the reports between its own names, stops
+/// the workers whose chunk lies after a failure (closing their stop pipe:
+/// the chunks before it run on, as they would have in order, so the first
+/// failure is the one reported), and reaps every worker before it returns.
+/// On a failure it removes its own names made and each worker's name that
+/// is bound to the namespace the worker reported for it, so a name that
+/// another adder bound meanwhile is never taken away, and a worker killed
+/// after its bind leaves nothing bound either. (A worker killed between the
+/// create and the bind leaves the file, as a killed caller does; the next
+/// add says how to remove it.)
+///
+/// The caller is left in the last namespace it made; nothing depends on
+/// that (`netns add` returns right after).
+pub fn create_netns(names: &[NetnsName]) -> Result<()> {
+    let workers = worker_count(names);
+    if workers <= 1 {
+        return create_netns_in_order(names);
+    }
+    create_netns_spread(names, workers)
+}
+
+/// How many processes make `names`: one below `PARALLEL_FROM` names, with
+/// one usable CPU, or when a name repeats (in order, its second mention is
+/// the failure, as a race between two processes would not say).
+fn worker_count(names: &[NetnsName]) -> usize {
+    if names.len() < PARALLEL_FROM {
+        return 1;
+    }
+    let cpus = usable_cpus();
+    if cpus <= 1 {
+        return 1;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    if !names.iter().all(|n| seen.insert(n)) {
+        return 1;
+    }
+    cpus.min(names.len() / NAMES_PER_WORKER).min(MAX_WORKERS)
+}
+
+/// The CPUs this process may run on (sched_getaffinity(2)); 1 if unknown.
+fn usable_cpus() -> usize {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    match sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .count()
+            .max(1),
+        Err(_) => 1,
+    }
+}
+
+/// The names one by one, in this process.
+fn create_netns_in_order(names: &[NetnsName]) -> Result<()> {
     for (i, n) in names.iter().enumerate() {
-        let made = super::ns::unshare(net)
-            .map_err(|e| e.with_what(format!("cannot create network namespace {n}")))
-            .and_then(|()| bind_netns(Path::new("/proc/thread-self/ns/net"), n));
-        if let Err(e) = made {
+        if let Err(f) = make_netns(n) {
+            // Worded first: the hint looks at the file, which may be one we
+            // made (a name given twice).
+            let error = f.error(Path::new(THREAD_SELF_NET), n);
             for done in names[..i].iter().rev() {
                 let _ = unbind_netns(done);
             }
-            return Err(e);
+            return Err(error);
         }
     }
     Ok(())
+}
+
+/// `len` names in `k` contiguous chunks, the first ones a name longer.
+fn chunks(len: usize, k: usize) -> Vec<std::ops::Range<usize>> {
+    let (each, extra) = (len / k, len % k);
+    let mut start = 0;
+    (0..k)
+        .map(|j| {
+            let end = start + each + usize::from(j < extra);
+            let range = start..end;
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// What a worker reports on the pipe. A report is one write of
+/// `REPORT_LEN` bytes, below PIPE_BUF, so the kernel never interleaves two
+/// workers' reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Report {
+    /// About to create the file for name `index`, to bind the namespace
+    /// `ns` (device, inode) there.
+    Started { index: usize, ns: (u64, u64) },
+    /// Making name `index` failed (nothing of it is left).
+    Failed { index: usize, failure: StepFailure },
+}
+
+const REPORT_LEN: usize = 24;
+
+impl Report {
+    fn encode(self) -> [u8; REPORT_LEN] {
+        let (tag, step, index, a, b) = match self {
+            Report::Started { index, ns } => (b'S', 0, index, ns.0, ns.1),
+            Report::Failed { index, failure } => {
+                let step = match failure.step {
+                    NetnsStep::Unshare => 0,
+                    NetnsStep::Identify => 1,
+                    NetnsStep::Create => 2,
+                    NetnsStep::Bind => 3,
+                };
+                (b'F', step, index, failure.errno as i32 as u64, 0)
+            }
+        };
+        let mut out = [0u8; REPORT_LEN];
+        out[0] = tag;
+        out[1] = step;
+        out[4..8].copy_from_slice(&(index as u32).to_ne_bytes());
+        out[8..16].copy_from_slice(&a.to_ne_bytes());
+        out[16..24].copy_from_slice(&b.to_ne_bytes());
+        out
+    }
+
+    fn decode(b: &[u8]) -> Option<Report> {
+        let index = u32::from_ne_bytes(b.get(4..8)?.try_into().ok()?) as usize;
+        let a = u64::from_ne_bytes(b.get(8..16)?.try_into().ok()?);
+        let c = u64::from_ne_bytes(b.get(16..24)?.try_into().ok()?);
+        match b[0] {
+            b'S' => Some(Report::Started { index, ns: (a, c) }),
+            b'F' => {
+                let step = match b[1] {
+                    0 => NetnsStep::Unshare,
+                    1 => NetnsStep::Identify,
+                    2 => NetnsStep::Create,
+                    3 => NetnsStep::Bind,
+                    _ => return None,
+                };
+                let errno = Errno::from_raw(a as i32);
+                Some(Report::Failed {
+                    index,
+                    failure: StepFailure { step, errno },
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Write one report (blocking: a full pipe waits for the parent to read).
+fn send(progress: &OwnedFd, report: Report) -> nix::Result<()> {
+    let bytes = report.encode();
+    loop {
+        match nix::unistd::write(progress, &bytes) {
+            Ok(n) if n == REPORT_LEN => return Ok(()),
+            Ok(_) => return Err(Errno::EIO),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether the parent closed our stop pipe (a non-blocking read: EOF).
+fn stop_requested(stop: &OwnedFd) -> bool {
+    let mut buf = [0u8; 1];
+    !matches!(
+        nix::unistd::read(stop, &mut buf),
+        Err(Errno::EAGAIN) | Err(Errno::EINTR)
+    )
+}
+
+/// A worker's exit statuses (besides 0, its chunk made or stopped).
+const WORKER_FAILED: i32 = 1;
+const WORKER_CANNOT_REPORT: i32 = 2;
+
+/// A worker's life: make the names of `range` in order, reporting each.
+fn run_worker(
+    names: &[NetnsName],
+    range: std::ops::Range<usize>,
+    progress: &OwnedFd,
+    stop: &OwnedFd,
+) -> i32 {
+    let source = Path::new(THREAD_SELF_NET);
+    for index in range {
+        if stop_requested(stop) {
+            return 0;
+        }
+        let made = super::ns::unshare(net_only())
+            .map_err(|e| StepFailure::of(NetnsStep::Unshare, &e))
+            .and_then(|()| {
+                ns_identity(source).map_err(|e| StepFailure::of(NetnsStep::Identify, &e))
+            });
+        let made = match made {
+            Ok(ns) => {
+                // Reported before the file exists: whatever of it a kill
+                // leaves bound, the parent can find and remove.
+                if send(progress, Report::Started { index, ns }).is_err() {
+                    return WORKER_CANNOT_REPORT;
+                }
+                mknod_and_bind(source, &names[index].path())
+            }
+            Err(f) => Err(f),
+        };
+        if let Err(failure) = made {
+            return match send(progress, Report::Failed { index, failure }) {
+                Ok(()) => WORKER_FAILED,
+                Err(_) => WORKER_CANNOT_REPORT,
+            };
+        }
+    }
+    0
+}
+
+/// A forked worker, seen from the parent.
+#[derive(Debug)]
+struct Worker {
+    pid: nix::unistd::Pid,
+    range: std::ops::Range<usize>,
+    /// The write end of its stop pipe, closed to stop it.
+    stop: Option<OwnedFd>,
+    /// Told to stop (a name before its chunk failed).
+    stopped: bool,
+}
+
+/// What a name of the batch came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Made {
+    Nothing,
+    /// Bound by the parent itself.
+    Bound,
+    /// A worker's: the namespace it reported, bound to the name unless
+    /// the worker failed or was killed before its bind.
+    Reported((u64, u64)),
+}
+
+/// Why a name failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Failure {
+    Step(StepFailure),
+    /// The worker making it ended without saying why.
+    WorkerEnded(String),
+}
+
+/// The parent's side of a spread batch.
+struct Spread<'a> {
+    names: &'a [NetnsName],
+    made: Vec<Made>,
+    /// The failing name with the lowest index, and why.
+    first: Option<(usize, Failure)>,
+    workers: Vec<Worker>,
+    /// The read end of the report pipe; `None` after EOF.
+    reports: Option<OwnedFd>,
+    /// Bytes of a report not yet read whole.
+    partial: Vec<u8>,
+}
+
+fn create_netns_spread(names: &[NetnsName], k: usize) -> Result<()> {
+    use nix::fcntl::OFlag;
+    let Ok((reports, report_w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
+        return create_netns_in_order(names);
+    };
+    let mut spread = Spread {
+        names,
+        made: vec![Made::Nothing; names.len()],
+        first: None,
+        workers: Vec::with_capacity(k - 1),
+        reports: None,
+        partial: Vec::new(),
+    };
+    let mut chunks = chunks(names.len(), k).into_iter();
+    let mut own: Vec<std::ops::Range<usize>> = chunks.next().into_iter().collect();
+    for range in chunks {
+        // A chunk no worker could be forked for is the parent's to make.
+        match spawn_worker(
+            names,
+            range.clone(),
+            &reports,
+            &report_w,
+            &mut spread.workers,
+        ) {
+            Ok(w) => spread.workers.push(w),
+            Err(_) => own.push(range),
+        }
+    }
+    drop(report_w);
+    let _ = nix::fcntl::fcntl(&reports, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    spread.reports = Some(reports);
+    'own: for range in own {
+        for i in range {
+            if spread.first.as_ref().is_some_and(|(f, _)| *f < i) {
+                break 'own;
+            }
+            match make_netns(&names[i]) {
+                Ok(()) => spread.made[i] = Made::Bound,
+                Err(f) => spread.fail(i, Failure::Step(f)),
+            }
+            spread.read_reports();
+        }
+    }
+    // Then block until every worker has closed its end of the pipe.
+    if let Some(r) = &spread.reports {
+        let _ = nix::fcntl::fcntl(r, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()));
+    }
+    while spread.reports.is_some() {
+        spread.read_reports();
+    }
+    spread.reap();
+    spread.finish()
+}
+
+/// Fork a worker for `range`. In the child: die with the parent, keep only
+/// the report pipe's write end and the stop pipe's read end, make the
+/// chunk, and _exit (no destructors, no stdio flush: those are the parent's).
+fn spawn_worker(
+    names: &[NetnsName],
+    range: std::ops::Range<usize>,
+    reports: &OwnedFd,
+    report_w: &OwnedFd,
+    others: &mut [Worker],
+) -> Result<Worker> {
+    use nix::fcntl::OFlag;
+    use nix::unistd::{fork, ForkResult};
+    let (stop_r, stop_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).what(|| "pipe failed".into())?;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the binary is single-threaded (DESIGN.md), so the child may
+    // run any code; it leaves by _exit.
+    match unsafe { fork() }.what(|| "fork failed".into())? {
+        ForkResult::Child => {
+            let _ = super::process::set_parent_death_signal(nix::sys::signal::Signal::SIGKILL);
+            // The parent may have died before the prctl: then no signal comes.
+            if nix::unistd::getppid() != parent {
+                // SAFETY: _exit ends the process without touching its memory.
+                unsafe { libc::_exit(WORKER_CANNOT_REPORT) }
+            }
+            // Another worker's stop pipe held open here would never close.
+            for w in others.iter_mut() {
+                w.stop = None;
+            }
+            drop(stop_w);
+            let _ = nix::unistd::close(reports.as_raw_fd());
+            let code = run_worker(names, range, report_w, &stop_r);
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Ok(Worker {
+            pid: child,
+            range,
+            stop: Some(stop_w),
+            stopped: false,
+        }),
+    }
+}
+
+impl Spread<'_> {
+    /// Note that name `index` failed; the lowest index is the one reported,
+    /// and the workers whose chunk lies after it are stopped.
+    fn fail(&mut self, index: usize, failure: Failure) {
+        if self.first.as_ref().is_some_and(|(f, _)| *f <= index) {
+            return;
+        }
+        self.first = Some((index, failure));
+        for w in &mut self.workers {
+            if w.range.start > index {
+                w.stop = None;
+                w.stopped = true;
+            }
+        }
+    }
+
+    /// Read what the workers report until the pipe is empty (non-blocking)
+    /// or closed by all of them (blocking).
+    fn read_reports(&mut self) {
+        let mut buf = [0u8; REPORT_LEN * 256];
+        while let Some(fd) = &self.reports {
+            let n = match nix::unistd::read(fd, &mut buf) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                // Taken as EOF: the read end closes, and a worker that
+                // reports again dies of SIGPIPE, a failure `reap` finds.
+                Err(_) => 0,
+            };
+            if n == 0 {
+                self.reports = None;
+                return;
+            }
+            self.take(&buf[..n]);
+        }
+    }
+
+    /// Note the whole reports in `bytes` (and keep a partial one's start).
+    fn take(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        let whole = self.partial.len() / REPORT_LEN * REPORT_LEN;
+        let bytes: Vec<u8> = self.partial.drain(..whole).collect();
+        for chunk in bytes.chunks_exact(REPORT_LEN) {
+            match Report::decode(chunk) {
+                Some(Report::Started { index, ns }) if index < self.made.len() => {
+                    self.made[index] = Made::Reported(ns);
+                }
+                Some(Report::Failed { index, failure }) if index < self.made.len() => {
+                    self.fail(index, Failure::Step(failure));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Wait for every worker to end (each has closed the report pipe, so
+    /// each has ended or is ending). A worker that was not stopped and did
+    /// not bind its chunk's last name, nor said why, is a failure at the
+    /// name it was making. (Its end is judged by what it bound: with SIGCHLD
+    /// ignored the kernel reaps it and waitpid says only ECHILD.)
+    fn reap(&mut self) {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        let mut ended = Vec::new();
+        for w in &self.workers {
+            let status = loop {
+                match waitpid(w.pid, None) {
+                    Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => break Some(s),
+                    Ok(_) | Err(Errno::EINTR) => continue,
+                    Err(_) => break None,
+                }
+            };
+            if w.stopped || w.range.clone().last().is_some_and(|i| self.is_ours(i)) {
+                continue;
+            }
+            let why = match status {
+                Some(WaitStatus::Exited(_, WORKER_FAILED)) => continue,
+                Some(WaitStatus::Exited(_, 0)) => "the process making it stopped early".into(),
+                Some(WaitStatus::Exited(_, code)) => {
+                    format!("the process making it exited with status {code}")
+                }
+                Some(WaitStatus::Signaled(_, sig, _)) => {
+                    format!("the process making it was killed by {sig}")
+                }
+                _ => "the process making it ended unseen".into(),
+            };
+            ended.push((self.in_flight(&w.range), why));
+        }
+        for (at, why) in ended {
+            self.fail(at, Failure::WorkerEnded(why));
+        }
+    }
+
+    /// Whether name `index` is made and bound by this batch: by the parent,
+    /// or by a worker to the namespace it reported for the name.
+    fn is_ours(&self, index: usize) -> bool {
+        match self.made[index] {
+            Made::Nothing => false,
+            Made::Bound => true,
+            Made::Reported(ns) => ns_identity(&self.names[index].path()).is_ok_and(|id| id == ns),
+        }
+    }
+
+    /// The name a worker that ended early was making: the last it reported
+    /// unless that one is bound, then the next.
+    fn in_flight(&self, range: &std::ops::Range<usize>) -> usize {
+        let last = range
+            .clone()
+            .rev()
+            .find(|&i| matches!(self.made[i], Made::Reported(_)));
+        match last {
+            None => range.start,
+            Some(i) if self.is_ours(i) && i + 1 < range.end => i + 1,
+            Some(i) => i,
+        }
+    }
+
+    /// All made, or the first failure's error with every name we bound removed.
+    fn finish(&self) -> Result<()> {
+        let Some((index, failure)) = self.first.clone() else {
+            return Ok(());
+        };
+        let name = &self.names[index];
+        let error = match failure {
+            Failure::Step(f) => f.error(Path::new(THREAD_SELF_NET), name),
+            Failure::WorkerEnded(why) => {
+                Error::invalid(format!("cannot create network namespace {name}"), why)
+            }
+        };
+        for i in (0..self.names.len()).rev() {
+            if self.is_ours(i) {
+                let _ = unbind_netns(&self.names[i]);
+            }
+        }
+        Err(error)
+    }
 }
 
 /// How many binds stacked on one name `unbind_netns` takes off at most.
@@ -375,6 +935,62 @@ mod netns_tests {
         }
         assert!(name(&"x".repeat(256)).is_err());
         assert_eq!(name("blue").unwrap().path(), Path::new("/run/netns/blue"));
+    }
+
+    #[test]
+    fn a_batch_splits_into_contiguous_chunks_that_cover_it() {
+        assert_eq!(chunks(300, 2), vec![0..150, 150..300]);
+        assert_eq!(chunks(101, 3), vec![0..34, 34..68, 68..101]);
+        for (len, k) in [(64, 2), (1000, 8), (257, 7), (65, 2)] {
+            let c = chunks(len, k);
+            assert_eq!(c.len(), k);
+            assert_eq!(c[0].start, 0);
+            assert_eq!(c[k - 1].end, len);
+            assert!(c.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(c.iter().all(|r| r.len() >= len / k));
+        }
+    }
+
+    #[test]
+    fn worker_reports_survive_the_pipe() {
+        let reports = [
+            Report::Started {
+                index: 199,
+                ns: (4, 0xf000_0e50),
+            },
+            Report::Failed {
+                index: 7,
+                failure: StepFailure {
+                    step: NetnsStep::Create,
+                    errno: Errno::EEXIST,
+                },
+            },
+            Report::Failed {
+                index: 0,
+                failure: StepFailure {
+                    step: NetnsStep::Bind,
+                    errno: Errno::ENOSPC,
+                },
+            },
+        ];
+        for r in reports {
+            assert_eq!(Report::decode(&r.encode()), Some(r));
+        }
+        assert_eq!(Report::decode(&[0u8; REPORT_LEN]), None);
+        assert_eq!(Report::decode(&[b'S'; 3]), None);
+    }
+
+    #[test]
+    fn small_or_repeating_batches_are_made_in_order() {
+        let names = |n: usize| -> Vec<NetnsName> {
+            (0..n).map(|i| name(&format!("n{i}")).unwrap()).collect()
+        };
+        assert_eq!(worker_count(&names(PARALLEL_FROM - 1)), 1);
+        let mut twice = names(200);
+        twice[150] = twice[3].clone();
+        assert_eq!(worker_count(&twice), 1);
+        let k = worker_count(&names(1000));
+        assert!((1..=MAX_WORKERS).contains(&k) && k <= usable_cpus());
     }
 
     #[test]
