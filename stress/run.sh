@@ -9,7 +9,8 @@
 #              the checks see them
 #
 # The phases:
-#   netns-churn  4 processes, each adding then deleting 250 named netns
+#   netns-churn  4 processes, each adding then deleting 250 named netns,
+#                one by one and then in one call each way
 #   unshare      200 concurrent `unshare -rmpf --mount-proc true`, as root
 #                and again as uid 65534
 #   nsenter      200 concurrent `nsenter -t PID -a true` into one target
@@ -121,15 +122,20 @@ if $has_netns; then
   netns add stress-warmup && netns delete stress-warmup
   base=$(mounts)
   per=$(scaled 250)
+  # Then the same names again in one call each way: a batch of 64 or more
+  # is spread over worker processes (at least 64 here, whatever the scale).
+  batch=$((per < 64 ? 64 : per))
   churn() {
-    local w=$STRESS_I i
+    local w=$STRESS_I i names=()
     for ((i = 0; i < per; i++)); do netns add "c$w-$i" || return 1; done
     for ((i = 0; i < per; i++)); do netns delete "c$w-$i" || return 1; done
+    for ((i = 0; i < batch; i++)); do names+=("c$w-$i"); done
+    netns add "${names[@]}" && netns delete "${names[@]}"
   }
-  export -f churn; export per
+  export -f churn; export per batch
   t0=$SECONDS
   bad=$(at_once 4 bash -c churn)
-  phase netns-churn "4 x $per add+delete: $bad failed workers, $((SECONDS - t0))s"
+  phase netns-churn "4 x $per add+delete, then 4 x $batch in one call: $bad failed workers, $((SECONDS - t0))s"
   [ "$bad" = 0 ] || fail "netns-churn: $bad workers failed: $(tail -3 "$log")"
   check_clean netns-churn "$base"
 else
