@@ -399,6 +399,27 @@ mod tests {
     }
 
     #[test]
+    fn exec_candidates_follow_execvp() {
+        let names = |file: &[u8]| {
+            let (c, searched, refused) = exec_candidates(file);
+            let c: Vec<String> = c.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+            (c, searched, refused)
+        };
+        assert_eq!(names(b"./x"), (vec!["./x".to_string()], false, None));
+        assert_eq!(names(b""), (vec![], false, Some(Errno::ENOENT)));
+        assert_eq!(
+            names(&[b'a'; 255]),
+            (vec![], true, Some(Errno::ENAMETOOLONG))
+        );
+        let (c, searched, refused) = names(b"true");
+        assert!(searched && refused.is_none() && !c.is_empty());
+        assert!(
+            c.iter().all(|c| c.ends_with("/true") || c == "true"),
+            "{c:?}"
+        );
+    }
+
+    #[test]
     fn signals_parse_in_every_spelling() {
         assert_eq!(parse_signal("KILL"), Some(Signal::SIGKILL));
         assert_eq!(parse_signal("sigterm"), Some(Signal::SIGTERM));
