@@ -786,12 +786,10 @@ impl Plan {
         let mode = self.wait_mode.unwrap_or(WaitMode::Shield);
         let (child, failure) = spawn.spawn(mode)?;
         if let Some(failure) = failure {
+            let at_proc = proc_mount.map(process::SpawnStep::Mount) == Some(failure.step);
             let err: anyhow::Error = match spawn.error(failure) {
                 process::SpawnError::Exec(e) => e.into(),
-                process::SpawnError::Setup(e)
-                    if proc_mount.is_some()
-                        && failure.step == process::SpawnStep::Mount(proc_mount.unwrap_or(0)) =>
-                {
+                process::SpawnError::Setup(e) if at_proc => {
                     hints::explain_mount_proc(e, self.kinds).into()
                 }
                 process::SpawnError::Setup(e) => e.into(),

@@ -1,4 +1,4 @@
-//! Processes: fork, exec, wait, and what a child's end means for ours.
+//! Processes: fork, spawn, exec, wait, and what a child's end means for ours.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
@@ -605,16 +605,22 @@ pub fn join_cgroup(path: &std::path::Path) -> Result<()> {
 /// to copy and the child touches only its stack.
 ///
 /// The price is that the child may do only what is safe in a process that
-/// shares memory with a parent frozen at an arbitrary point: raw system
-/// calls over data prepared here. Every C string, argv and envp array and
-/// candidate path of the PATH search is built by `Spawn`'s constructors
-/// and methods; the child (`spawn_child`) allocates nothing, takes no lock,
-/// uses no Rust I/O, cannot panic (no indexing that is checked, no
-/// unwrap) and never returns: it ends in execve(2) or `_exit(2)`. A step
-/// that fails writes (step, errno) into a record we own, and the child
-/// `_exit`s with the status the fork path would end with (1, or 126/127 for
-/// exec); `spawn` returns the record, and `error` words it as the fork path
-/// words the same failure.
+/// shares every byte of memory with its parent: what it writes, the parent
+/// finds on its return from clone, and the parent's allocator, stdio and
+/// Rust's locks must find their state as they left it. So the child makes
+/// raw system calls over data prepared here, the same discipline as a
+/// signal handler's (async-signal-safe calls only). Every C string, argv
+/// and envp array and candidate path of the PATH search is built by
+/// `Spawn`'s constructors and methods; the child (`spawn_child`) allocates
+/// nothing, takes no lock, uses no Rust I/O, cannot panic (no checked
+/// indexing, no unwrap) and never returns: it ends in execve(2) or
+/// `_exit(2)`. What it writes is the errno in our thread-local storage
+/// (which it shares; we read it only for a failed clone, when no child
+/// ran), slot 1 of the script argv, and a failure record. A step that
+/// fails writes (step, errno) into that record and the child `_exit`s with
+/// the status the fork path would end with (1, or 126/127 for exec);
+/// `spawn` returns the record, and `error` words it as the fork path words
+/// the same failure.
 ///
 /// Signals: all are blocked from before the clone until the child's last
 /// step before execve, which restores the mask the program must inherit
@@ -1019,14 +1025,16 @@ unsafe fn child_fail(plan: &ChildPlan, step: libc::c_int, index: usize, code: li
 /// The spawned child: each step of the plan, then execve over the
 /// candidates, as execvp(3) does. Never returns.
 ///
-/// Every call here is a system call wrapper that POSIX lists as
-/// async-signal-safe (prctl, getppid, getpid, kill, mount, sigprocmask,
-/// execve, _exit: signal-safety(7) and their Linux equivalents) or a
-/// plain read or write of memory the parent prepared; errno, which these
-/// set, lives in the parent's thread-local storage, which the suspended
-/// parent does not read until we are gone (as with glibc's posix_spawn).
-/// No allocation, no lock, no panic: a panic would run the hook and write
-/// to stderr through Rust's locks in shared memory.
+/// Why each step is safe here: getppid, getpid (as raw system calls),
+/// kill, sigprocmask (the raw rt_sigprocmask), execve and `_exit` are on
+/// signal-safety(7)'s list of async-signal-safe functions; prctl(2) and
+/// mount(2) are Linux system calls whose glibc wrappers only pass their
+/// arguments on and set errno. The rest is reads of the parent's plan and
+/// writes to the failure record and the script argv's slot. errno, which
+/// these set, lives in the parent's thread-local storage, which the
+/// suspended parent does not read until we are gone (as with glibc's
+/// posix_spawn). No allocation, no lock, no panic: a panic would run the
+/// hook and write to stderr through Rust's locks in shared memory.
 extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `ChildPlan` the parent built and keeps alive
     // (suspended by CLONE_VFORK); every pointer in it is valid as the
