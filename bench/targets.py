@@ -82,14 +82,14 @@ STARTUP = (
     "we make the kernel do is the floor's own set of system calls."
 )
 FORK = (
-    STARTUP + " With --fork it costs twice over: fork(2) does not copy the "
-    "page table of a file's code into the child, so the child faults our "
-    "code back in before its exec, and parent and child take copy-on-write "
-    "faults on the stack, heap and data they write (perf, page faults until "
-    "exec: 90 in ours and 26 in its child, against 34 and 8 for the floor; "
-    "util-linux takes 85 and 23, and is as slow). A child that shares the "
-    "parent's memory until its exec (clone with CLONE_VM and CLONE_VFORK, as "
-    "posix_spawn does) would avoid those faults; it is not built yet."
+    STARTUP + " With --fork our child is spawned, not forked: clone with "
+    "CLONE_VM and CLONE_VFORK, as posix_spawn does (process::Spawn), so it "
+    "shares our memory and page tables until its exec instead of faulting "
+    "our code back in and copying on write what either process writes "
+    "(perf, page faults until exec: 70 in ours and none in its child, "
+    "against 33 and 8 for the floor; a fork took 83 and 28, util-linux "
+    "takes 85 and 23). Options that need more of the child (--root, --wd, "
+    "--setuid, --hostname, --X=FILE, -T, ...) still fork."
 )
 for case in [
     "unshare -r /bin/true",

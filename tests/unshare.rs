@@ -1334,3 +1334,280 @@ fn unprivileged_user_persists_namespaces_inside_its_own_user_namespace() {
     assert_ne!(lines[0], host_link("net"));
     assert_eq!(lines[4], "0", "{out}");
 }
+
+// `unshare -f` spawns its child (clone with CLONE_VM | CLONE_VFORK, as
+// posix_spawn does) when the child's work is only the death signal, the
+// propagation of /, proc and exec; with any other child step it forks. The
+// cases below run both ways: as given (spawned), and with `--wd=.`, a
+// change of directory to where the program already is, which only the
+// forked child makes.
+
+/// `unshare ARGS`, spawned and forked, with `env` set: the same status,
+/// output and messages both ways. Returns the spawned run.
+fn spawned_and_forked(env: &[(&str, &str)], args: &[&str]) -> Run {
+    spawned_and_forked_in(None, env, args)
+}
+
+/// `spawned_and_forked`, started in the directory `dir`.
+fn spawned_and_forked_in(
+    dir: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
+    let with = |extra: Option<&str>| {
+        let mut cmd = Command::new(applet("unshare"));
+        cmd.args(extra).args(args).env("PATH", path_with_applets());
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_command(cmd, TIMEOUT)
+    };
+    let spawned = with(None);
+    let forked = with(Some("--wd=."));
+    assert_eq!(
+        (
+            spawned.code(),
+            spawned.signal(),
+            &spawned.stdout,
+            &spawned.stderr
+        ),
+        (
+            forked.code(),
+            forked.signal(),
+            &forked.stdout,
+            &forked.stderr
+        ),
+        "unshare {args:?}: spawned (left) and forked (right) differ"
+    );
+    spawned
+}
+
+#[test]
+fn spawned_child_is_a_clone_sharing_memory_and_a_forked_one_is_not() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipped: no strace");
+        return;
+    }
+    let trace = |extra: &[&str]| {
+        let mut cmd = Command::new("strace");
+        cmd.args(["-f", "-e", "trace=clone,clone3,fork,vfork", "--"])
+            .arg(applet("unshare"))
+            .args(extra)
+            .args(["-rmpf", "--mount-proc", "--kill-child", "true"]);
+        let r = run_command(cmd, TIMEOUT);
+        r.assert_ok();
+        r.stderr
+    };
+    let spawned = trace(&[]);
+    assert!(
+        spawned.contains("CLONE_VM|CLONE_VFORK"),
+        "not spawned: {spawned}"
+    );
+    let forked = trace(&["--wd=."]);
+    assert!(!forked.contains("CLONE_VM"), "not forked: {forked}");
+}
+
+#[test]
+fn spawned_and_forked_children_pass_exit_statuses_and_deaths_on() {
+    spawned_and_forked(&[], &["-rf", "sh", "-c", "exit 7"]).assert_code(7);
+    spawned_and_forked(&[], &["-rf", "true"]).assert_code(0);
+    let r = spawned_and_forked(&[], &["-rf", "sh", "-c", "kill -USR1 $$"]);
+    assert_eq!(r.signal(), Some(libc::SIGUSR1), "{:?}", r.status);
+    let r = spawned_and_forked(&[], &["-rf", "--forward-signals", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(r.signal(), Some(libc::SIGKILL), "{:?}", r.status);
+    // The program runs with our caller's signal mask and dispositions, not
+    // the all-blocked mask we hold around the clone.
+    let r = spawned_and_forked(
+        &[],
+        &["-rf", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
+    );
+    assert!(
+        r.assert_ok()
+            .stdout
+            .starts_with("SigBlk:\t0000000000000000\n"),
+        "{}",
+        r.stdout
+    );
+    // In a new PID namespace, with proc mounted there and the death signal.
+    let r = spawned_and_forked(
+        &[],
+        &[
+            "-rmpf",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+            "echo $$ /proc/[0-9]*",
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "1 /proc/1\n");
+}
+
+#[test]
+fn spawned_and_forked_children_report_a_missing_or_unexecutable_program_alike() {
+    let r = spawned_and_forked(&[], &["-rf", "no-such-program-nstools"]);
+    r.assert_code(127);
+    assert_eq!(
+        r.stderr,
+        "unshare: failed to execute no-such-program-nstools: No such file or directory\n"
+    );
+    spawned_and_forked(&[], &["-rf", "/no/such/dir/prog"]).assert_code(127);
+    let dir = scratch("spawn-exec");
+    let data = dir.join("data");
+    std::fs::write(&data, "data\n").unwrap();
+    set_mode(&data, 0o644);
+    let r = spawned_and_forked(&[], &["-rf", data.to_str().unwrap()]);
+    r.assert_code(126);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "unshare: failed to execute {}: Permission denied\n",
+            data.display()
+        )
+    );
+    // A directory is not executable either.
+    spawned_and_forked(&[], &["-rf", dir.to_str().unwrap()]).assert_code(126);
+    // On a PATH search a file without execute permission is skipped, but
+    // counts as EACCES if nothing else is found.
+    let (first, second) = (dir.join("first"), dir.join("second"));
+    for (d, body, mode) in [
+        (&first, "#!/bin/sh\necho first\n", 0o644),
+        (&second, "#!/bin/sh\necho second\n", 0o755),
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+        let prog = d.join("prog-nstools");
+        std::fs::write(&prog, body).unwrap();
+        set_mode(&prog, mode);
+    }
+    let path = format!("{}:{}", first.display(), second.display());
+    let r = spawned_and_forked(&[("PATH", &path)], &["-rf", "prog-nstools"]);
+    assert_eq!(r.assert_ok().stdout, "second\n");
+    let only_first = first.display().to_string();
+    let r = spawned_and_forked(&[("PATH", &only_first)], &["-rf", "prog-nstools"]);
+    r.assert_code(126);
+    assert_eq!(
+        r.stderr,
+        "unshare: failed to execute prog-nstools: Permission denied\n"
+    );
+    // An executable file without `#!` runs as a shell script, as execvp does.
+    let script = dir.join("no-shebang");
+    std::fs::write(&script, "echo \"script $# $1\"\n").unwrap();
+    set_mode(&script, 0o755);
+    let r = spawned_and_forked(&[], &["-rf", script.to_str().unwrap(), "arg"]);
+    assert_eq!(r.assert_ok().stdout, "script 1 arg\n");
+    // An empty PATH element is the current directory.
+    let r = spawned_and_forked_in(
+        Some(&second),
+        &[("PATH", ":/nonexistent")],
+        &["-rf", "prog-nstools"],
+    );
+    assert_eq!(r.assert_ok().stdout, "second\n");
+}
+
+#[test]
+fn spawned_child_searches_the_default_path_when_path_is_unset() {
+    let run_without_path = |extra: &[&str]| {
+        let mut cmd = Command::new(applet("unshare"));
+        cmd.args(extra).args(["-rf", "true"]).env_remove("PATH");
+        run_command(cmd, TIMEOUT)
+    };
+    run_without_path(&[]).assert_ok();
+    run_without_path(&["--wd=."]).assert_ok();
+}
+
+#[test]
+fn spawned_and_forked_children_run_the_login_shell_alike() {
+    let r = spawned_and_forked(&[("SHELL", "/no/such/shell")], &["-rf"]);
+    r.assert_code(127);
+    assert_eq!(
+        r.stderr,
+        "unshare: failed to execute /no/such/shell: No such file or directory\n"
+    );
+    let r = sh("echo 'echo $0' | SHELL=/bin/bash unshare -rf; echo 'echo $0' | SHELL=/bin/bash unshare -rf --wd=.");
+    assert_eq!(r.assert_ok().stdout, "-bash\n-bash\n");
+}
+
+#[test]
+fn spawned_and_forked_children_report_a_failed_proc_mount_alike() {
+    let r = spawned_and_forked(&[], &["-rmpf", "--mount-proc=/no/such/dir", "true"]);
+    r.assert_code(1);
+    assert_eq!(
+        r.stderr,
+        "unshare: mount /no/such/dir failed: No such file or directory\n"
+    );
+    // Without --propagation=private, the DIR is made private first; a DIR
+    // that is no mount point (EINVAL) is fine.
+    let dir = scratch("spawn-proc");
+    let p = dir.display().to_string();
+    let r = spawned_and_forked(
+        &[],
+        &[
+            "-rmpf",
+            &format!("--mount-proc={p}"),
+            "--propagation=unchanged",
+            "cat",
+            &format!("{p}/1/comm"),
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "cat\n");
+    // Without a PID namespace of its own, a user namespace may not mount
+    // proc: the hint says so both ways.
+    let r = spawned_and_forked(&[], &["-rmf", "--mount-proc", "true"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("add --pid --fork"), "{}", r.stderr);
+}
+
+#[test]
+fn spawned_and_forked_parents_ignore_term_and_int_while_waiting() {
+    for extra in [None, Some("--wd=.")] {
+        let mut args: Vec<&str> = extra.into_iter().collect();
+        args.extend([
+            "-f",
+            "sh",
+            "-c",
+            "trap 'exit 3' USR1; echo ready; while :; do sleep 0.05; done",
+        ]);
+        let (mut un, child) = spawn_fork(&args);
+        for sig in ["-TERM", "-INT"] {
+            Command::new("kill")
+                .args([sig, &un.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            un.try_wait().unwrap().is_none(),
+            "{extra:?}: unshare died of a signal it should ignore"
+        );
+        Command::new("kill")
+            .args(["-USR1", &child])
+            .status()
+            .unwrap();
+        assert_eq!(wait_bounded(&mut un).code(), Some(3), "{extra:?}");
+    }
+}
+
+#[test]
+fn spawned_and_forked_children_die_with_unshare_under_kill_child() {
+    for extra in [None, Some("--wd=.")] {
+        let mut args: Vec<&str> = extra.into_iter().collect();
+        args.extend([
+            "--kill-child=TERM",
+            "-r",
+            "sh",
+            "-c",
+            "echo ready; while :; do sleep 0.05; done",
+        ]);
+        let (mut un, child) = spawn_fork(&args);
+        un.kill().unwrap();
+        un.wait().unwrap();
+        wait_until("the child to die", || {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+        });
+    }
+}

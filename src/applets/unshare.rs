@@ -676,6 +676,11 @@ impl Plan {
     /// persisted, the child waits at a gate until its namespace is bound, so
     /// a failed binding never leaves a program that ran.
     fn fork_and_wait(&self, mut outside: Option<Outside>) -> Result<Exit> {
+        if outside.is_none() {
+            if let Some((spawn, proc_mount)) = self.spawn_plan(getpid()) {
+                return self.spawn_and_wait(spawn, proc_mount);
+            }
+        }
         let gate = self
             .persists(NsKind::Pid)
             .then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC))
@@ -725,6 +730,74 @@ impl Plan {
                 Ok(child.wait()?)
             }
         }
+    }
+
+    /// The child's work as a `process::Spawn` (no fork: see there), when
+    /// it is only what a spawned child can do: the death signal, the
+    /// propagation of /, proc, and the program with our environment. With
+    /// the index of the proc mount. `None`: the child must be forked.
+    fn spawn_plan(&self, parent: Pid) -> Option<(process::Spawn, Option<usize>)> {
+        let fits = self.persist.is_empty()
+            && !self.needs_outside()
+            // clone(2) refuses CLONE_VM into another time namespace.
+            && !self.kinds.contains(NsKind::Time)
+            && self.hostname.is_none()
+            && self.root.is_none()
+            && self.wd.is_none()
+            && self.mount_binfmt.is_none()
+            && self.setgid.is_none()
+            && self.setuid.is_none()
+            && !self.keep_caps
+            && !self.env.clears();
+        if !fits {
+            return None;
+        }
+        let mut spawn = if self.shell {
+            let shell = process::default_shell();
+            process::Spawn::exec_as(&shell, &login_name(&shell), &[])?
+        } else {
+            process::Spawn::exec(&self.program)?
+        };
+        if let Some(sig) = self.kill_child {
+            spawn.parent_death_signal(sig, parent);
+        }
+        // As `prepare` does, in its order.
+        if let (true, Some(prop)) = (self.kinds.contains(NsKind::Mnt), self.propagation) {
+            spawn.mount(mount::MountCall::set_propagation(
+                Path::new("/"),
+                prop,
+                true,
+            )?);
+        }
+        let mut proc_mount = None;
+        if let Some(dir) = &self.mount_proc {
+            if self.propagation != Some(Propagation::Private) {
+                let call = mount::MountCall::set_propagation(dir, Propagation::Private, true)?;
+                spawn.mount(call.tolerating(Errno::EINVAL));
+            }
+            proc_mount = Some(spawn.mount(mount::MountCall::mount_proc(dir)?));
+        }
+        Some((spawn, proc_mount))
+    }
+
+    /// Spawn the program and wait for it; a failure before the program is
+    /// reported here, in the words the forked child would use.
+    fn spawn_and_wait(&self, mut spawn: process::Spawn, proc_mount: Option<usize>) -> Result<Exit> {
+        let mode = self.wait_mode.unwrap_or(WaitMode::Shield);
+        let (child, failure) = spawn.spawn(mode)?;
+        if let Some(failure) = failure {
+            let at_proc = proc_mount.map(process::SpawnStep::Mount) == Some(failure.step);
+            let err: anyhow::Error = match spawn.error(failure) {
+                process::SpawnError::Exec(e) => e.into(),
+                process::SpawnError::Setup(e) if at_proc => {
+                    hints::explain_mount_proc(e, self.kinds).into()
+                }
+                process::SpawnError::Setup(e) => e.into(),
+            };
+            // What main prints for the same error in the forked child.
+            eprintln!("unshare: {err:#}");
+        }
+        Ok(child.wait()?)
     }
 
     /// In the child: arrange `--kill-child`, then become the program.
@@ -851,15 +924,20 @@ impl Plan {
         let shell = process::default_shell();
         self.env.apply();
         let err = if self.shell {
-            let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
-            let mut argv0 = OsString::from("-");
-            argv0.push(name);
-            process::exec_as(&shell, &argv0, &[])
+            process::exec_as(&shell, &login_name(&shell), &[])
         } else {
             process::exec(&self.program)
         };
         Err(err.into())
     }
+}
+
+/// The name a login shell is started under: `-` and its file name.
+fn login_name(shell: &std::ffi::OsStr) -> OsString {
+    let name = Path::new(shell).file_name().unwrap_or(shell);
+    let mut argv0 = OsString::from("-");
+    argv0.push(name);
+    argv0
 }
 
 /// Whether an EINVAL from binding our mount namespace is the kernel's id

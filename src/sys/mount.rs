@@ -4,9 +4,11 @@
 //! `/proc/PID/mountinfo` and changes it with mount(2) (MS_SHARED, MS_PRIVATE,
 //! MS_SLAVE, MS_UNBINDABLE, with MS_REC for a whole subtree).
 
+use std::ffi::CString;
 use std::fmt;
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use super::{Error, OsContext, Result};
@@ -59,19 +61,98 @@ impl fmt::Display for Propagation {
 /// Change the propagation of the mount at `path` (and, if `recursive`, of
 /// every mount below it) with mount(2).
 pub fn set_propagation(path: &Path, prop: Propagation, recursive: bool) -> Result<()> {
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        propagation_flags(prop, recursive),
+        None::<&str>,
+    )
+    .what(|| propagation_what(path))
+}
+
+fn propagation_flags(prop: Propagation, recursive: bool) -> MsFlags {
     let mut flags = prop.flag();
     if recursive {
         flags |= MsFlags::MS_REC;
     }
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
-        .what(|| format!("cannot change {} filesystem propagation", path.display()))
+    flags
 }
+
+fn propagation_what(path: &Path) -> String {
+    format!("cannot change {} filesystem propagation", path.display())
+}
+
+const PROC_FLAGS: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NOEXEC)
+    .union(MsFlags::MS_NODEV);
 
 /// Mount a new proc filesystem (of the caller's PID namespace) at `dir`.
 pub fn mount_proc(dir: &Path) -> Result<()> {
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
-    mount(Some("proc"), dir, Some("proc"), flags, None::<&str>)
-        .what(|| format!("mount {} failed", dir.display()))
+    mount(Some("proc"), dir, Some("proc"), PROC_FLAGS, None::<&str>).what(|| proc_what(dir))
+}
+
+fn proc_what(dir: &Path) -> String {
+    format!("mount {} failed", dir.display())
+}
+
+/// A mount(2) call planned in advance, for a process that may not allocate
+/// (`process::Spawn`'s child): its arguments as C strings, and the words its
+/// failure is reported in, those of the function that makes the same call
+/// directly.
+#[derive(Debug)]
+pub struct MountCall {
+    pub source: Option<CString>,
+    pub target: CString,
+    pub fstype: Option<CString>,
+    pub flags: libc::c_ulong,
+    /// An errno that counts as success (a custom proc DIR may hold no
+    /// mount whose propagation could be changed: EINVAL).
+    pub tolerated: Option<Errno>,
+    /// What was attempted, for the error message.
+    pub what: String,
+}
+
+impl MountCall {
+    /// What `set_propagation` does; `None` if the path holds a NUL byte.
+    pub fn set_propagation(path: &Path, prop: Propagation, recursive: bool) -> Option<MountCall> {
+        Some(MountCall {
+            source: None,
+            target: c_path(path)?,
+            fstype: None,
+            flags: propagation_flags(prop, recursive).bits(),
+            tolerated: None,
+            what: propagation_what(path),
+        })
+    }
+
+    /// What `mount_proc` does; `None` if the path holds a NUL byte.
+    pub fn mount_proc(dir: &Path) -> Option<MountCall> {
+        Some(MountCall {
+            source: Some(c"proc".into()),
+            target: c_path(dir)?,
+            fstype: Some(c"proc".into()),
+            flags: PROC_FLAGS.bits(),
+            tolerated: None,
+            what: proc_what(dir),
+        })
+    }
+
+    /// The same call, with `errno` counting as success.
+    pub fn tolerating(mut self, errno: Errno) -> MountCall {
+        self.tolerated = Some(errno);
+        self
+    }
+
+    /// The error this call's failure with `errno` is reported as.
+    pub fn error(&self, errno: Errno) -> Error {
+        Error::os(self.what.clone(), errno)
+    }
+}
+
+fn c_path(path: &Path) -> Option<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).ok()
 }
 
 /// Mount a new binfmt_misc filesystem at `dir`.

@@ -1,4 +1,4 @@
-//! Processes: fork, exec, wait, and what a child's end means for ours.
+//! Processes: fork, spawn, exec, wait, and what a child's end means for ours.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
@@ -320,9 +320,7 @@ impl Child {
 pub fn set_parent_death_signal(sig: Signal) -> Result<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number.
     let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
-    Errno::result(rc)
-        .map(drop)
-        .what(|| "prctl(PR_SET_PDEATHSIG) failed".into())
+    Errno::result(rc).map(drop).what(|| PDEATHSIG_WHAT.into())
 }
 
 /// Parse a signal as kill(1) accepts it: `KILL`, `SIGKILL`, `kill`, or `9`.
@@ -398,6 +396,27 @@ mod tests {
         );
         assert_eq!(cgroup2_mount_in("garbage\n - \n"), None);
         assert_eq!(unescape_octal("\\999\\1"), b"\\999\\1".to_vec());
+    }
+
+    #[test]
+    fn exec_candidates_follow_execvp() {
+        let names = |file: &[u8]| {
+            let (c, searched, refused) = exec_candidates(file);
+            let c: Vec<String> = c.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+            (c, searched, refused)
+        };
+        assert_eq!(names(b"./x"), (vec!["./x".to_string()], false, None));
+        assert_eq!(names(b""), (vec![], false, Some(Errno::ENOENT)));
+        assert_eq!(
+            names(&[b'a'; 255]),
+            (vec![], true, Some(Errno::ENAMETOOLONG))
+        );
+        let (c, searched, refused) = names(b"true");
+        assert!(searched && refused.is_none() && !c.is_empty());
+        assert!(
+            c.iter().all(|c| c.ends_with("/true") || c == "true"),
+            "{c:?}"
+        );
     }
 
     #[test]
@@ -497,6 +516,11 @@ impl EnvPlan {
         }
     }
 
+    /// Whether the program gets less than our whole environment.
+    pub fn clears(&self) -> bool {
+        self.clear
+    }
+
     /// Change our own environment so that exec passes on what the plan says.
     pub fn apply(&self) {
         if !self.clear {
@@ -565,4 +589,544 @@ pub fn join_cgroup(path: &std::path::Path) -> Result<()> {
         .join("cgroup.procs");
     std::fs::write(&procs, format!("{}\n", std::process::id()))
         .what(|| format!("cannot join cgroup {}", procs.display()))
+}
+
+/// A program's start planned in full beforehand, for a child that shares our
+/// memory: what glibc's posix_spawn(3) does, for the few steps unshare's
+/// child makes before exec.
+///
+/// `spawn` makes the child with clone(2) `CLONE_VM | CLONE_VFORK | SIGCHLD`
+/// on a stack of its own (mmap'd, with a guard page below it): the child
+/// runs in our memory and page tables, and we sleep until it has called
+/// execve(2) or `_exit(2)`. A fork(2) would copy our page tables for the
+/// child and then make both processes fault in, and copy on write, the
+/// pages each touches before the exec (bench/10-unshare.sh: 90 + 26 page
+/// faults until exec against 34 + 8 for a C program); here there is nothing
+/// to copy and the child touches only its stack.
+///
+/// The price is that the child may do only what is safe in a process that
+/// shares every byte of memory with its parent: what it writes, the parent
+/// finds on its return from clone, and the parent's allocator, stdio and
+/// Rust's locks must find their state as they left it. So the child makes
+/// raw system calls over data prepared here, the same discipline as a
+/// signal handler's (async-signal-safe calls only). Every C string, argv
+/// and envp array and candidate path of the PATH search is built by
+/// `Spawn`'s constructors and methods; the child (`spawn_child`) allocates
+/// nothing, takes no lock, uses no Rust I/O, cannot panic (no checked
+/// indexing, no unwrap) and never returns: it ends in execve(2) or
+/// `_exit(2)`. What it writes is the errno in our thread-local storage
+/// (which it shares; we read it only for a failed clone, when no child
+/// ran), slot 1 of the script argv, and a failure record. A step that
+/// fails writes (step, errno) into that record and the child `_exit`s with
+/// the status the fork path would end with (1, or 126/127 for exec);
+/// `spawn` returns the record, and `error` words it as the fork path words
+/// the same failure.
+///
+/// Signals: all are blocked from before the clone until the child's last
+/// step before execve, which restores the mask the program must inherit
+/// (the one we had before `spawn`). So no signal is delivered to the child
+/// while it runs on shared memory. This binary installs no signal handlers
+/// (`main` is `no_main`: not even Rust's SIGSEGV guard), so the dispositions
+/// the child inherits are SIG_DFL or SIG_IGN and no code of ours can run as
+/// a handler in it, even after the unblock; execve then resets handled
+/// signals in any case. (If a handler is ever installed, reset it to
+/// SIG_DFL in the child before the unblock, as posix_spawn does.)
+///
+/// The kernel refuses `CLONE_VM` into a different time namespace (the
+/// vDSO's clock data differ): a plan with a new time namespace must fork.
+#[derive(Debug)]
+pub struct Spawn {
+    /// The name an exec failure is reported under (`ExecError::program`).
+    program: OsString,
+    /// Owners of the C strings the pointer arrays below point into.
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    /// `/bin/sh PATH ARG...`: execvp's retry of a file the kernel does not
+    /// recognise (ENOEXEC) as a shell script; slot 1 is the candidate's
+    /// path, written by the child.
+    script_argv: Vec<*const libc::c_char>,
+    /// Where execve is tried, in order: the PATH search done in advance.
+    candidates: Vec<CString>,
+    /// Whether the candidates came from a PATH search (errors other than
+    /// EACCES, ENOENT, ESTALE, ENOTDIR, ENODEV, ETIMEDOUT end it; EACCES
+    /// is reported if seen) or the program was a path.
+    searched: bool,
+    /// A failure execvp would report without trying (a name too long).
+    refused: Option<Errno>,
+    death_signal: Option<(Signal, Pid)>,
+    mounts: Vec<super::mount::MountCall>,
+}
+
+/// Which of the child's steps failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SpawnStep {
+    /// prctl(PR_SET_PDEATHSIG).
+    ParentDeathSignal,
+    /// Raising the death signal when the parent had already gone.
+    Raise,
+    /// The `i`th mount call, in the order they were added.
+    Mount(usize),
+    /// Restoring the signal mask before exec.
+    SignalMask,
+    /// execve of the program (every candidate).
+    Exec,
+}
+
+/// A failed step of a spawned child, and its errno.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SpawnFailure {
+    pub step: SpawnStep,
+    pub errno: Errno,
+}
+
+/// A spawned child's failure, as the fork path would report it.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// One of the steps before the program.
+    Setup(Error),
+    /// The program could not be executed (126 or 127).
+    Exec(ExecError),
+}
+
+/// The record the child writes and the parent reads, shared through
+/// CLONE_VM. `step` 0 is "no failure".
+#[repr(C)]
+struct FailureRecord {
+    step: libc::c_int,
+    index: libc::c_int,
+    errno: libc::c_int,
+}
+
+const STEP_NONE: libc::c_int = 0;
+const STEP_PDEATHSIG: libc::c_int = 1;
+const STEP_RAISE: libc::c_int = 2;
+const STEP_MOUNT: libc::c_int = 3;
+const STEP_MASK: libc::c_int = 4;
+const STEP_EXEC: libc::c_int = 5;
+
+/// The child's whole view of the plan: raw pointers into memory the parent
+/// keeps alive (and still) until the child has exec'd or exited.
+#[repr(C)]
+struct ChildPlan {
+    argv: *const *const libc::c_char,
+    script_argv: *mut *const libc::c_char,
+    envp: *const *const libc::c_char,
+    candidates: *const *const libc::c_char,
+    candidate_count: usize,
+    searched: bool,
+    refused: libc::c_int,
+    death_signal: libc::c_int,
+    parent: libc::pid_t,
+    mounts: *const ChildMount,
+    mount_count: usize,
+    mask: *const libc::sigset_t,
+    failure: *mut FailureRecord,
+}
+
+#[repr(C)]
+struct ChildMount {
+    source: *const libc::c_char,
+    target: *const libc::c_char,
+    fstype: *const libc::c_char,
+    flags: libc::c_ulong,
+    tolerated: libc::c_int,
+}
+
+/// The child's stack: its own pages, so that the parent's frame, frozen
+/// mid-call, is not overwritten. Mount, prctl and execve need little;
+/// glibc's posix_spawn gives its child 32 KiB plus argv.
+const SPAWN_STACK: usize = 64 * 1024;
+
+/// glibc's `_PATH_BSHELL`, the shell execvp(3) runs a script without `#!` with.
+const BSHELL: &std::ffi::CStr = c"/bin/sh";
+
+/// glibc's `_CS_PATH`: execvp's search path when PATH is unset.
+const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
+
+/// glibc's execvp(3) limits: NAME_MAX for the file, PATH_MAX for a candidate.
+const NAME_MAX: usize = 255;
+const PATH_MAX: usize = 4096;
+
+impl Spawn {
+    /// Plan `exec(argv)`: `argv[0]` searched on PATH as execvp(3) does.
+    /// `None` when an argument holds a NUL byte or argv is empty (the fork
+    /// path reports those).
+    pub fn exec(argv: &[OsString]) -> Option<Spawn> {
+        let program = argv.first()?.clone();
+        Spawn::plan(program.clone(), &program, argv)
+    }
+
+    /// Plan `exec_as(path, argv0, args)`: `path` searched as execvp does,
+    /// the program seeing `argv0` as its name.
+    pub fn exec_as(path: &OsStr, argv0: &OsStr, args: &[OsString]) -> Option<Spawn> {
+        let mut argv = vec![argv0.to_os_string()];
+        argv.extend(args.iter().cloned());
+        Spawn::plan(path.to_os_string(), path, &argv)
+    }
+
+    fn plan(program: OsString, file: &OsStr, argv: &[OsString]) -> Option<Spawn> {
+        let strings: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()).ok())
+            .collect::<Option<_>>()?;
+        let file = file.as_bytes();
+        if file.contains(&0) {
+            return None;
+        }
+        let mut argv_ptrs: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut script_argv = vec![BSHELL.as_ptr(), std::ptr::null()];
+        script_argv.extend_from_slice(&argv_ptrs[1..]);
+        let (candidates, searched, refused) = exec_candidates(file);
+        Some(Spawn {
+            program,
+            _strings: strings,
+            argv: argv_ptrs,
+            script_argv,
+            candidates,
+            searched,
+            refused,
+            death_signal: None,
+            mounts: Vec::new(),
+        })
+    }
+
+    /// `--kill-child`: PR_SET_PDEATHSIG with `sig`, and `sig` raised at
+    /// once if the parent (`parent`, as we see it) is already gone.
+    pub fn parent_death_signal(&mut self, sig: Signal, parent: Pid) {
+        self.death_signal = Some((sig, parent));
+    }
+
+    /// A mount(2) call the child makes, after the death signal, in the
+    /// order added; returns its index in `SpawnStep::Mount`.
+    pub fn mount(&mut self, call: super::mount::MountCall) -> usize {
+        self.mounts.push(call);
+        self.mounts.len() - 1
+    }
+
+    /// Start the child with the parent's signal plan of `fork(mode)` in
+    /// place. Returns when the child has exec'd or exited: the child, and
+    /// the step that failed if it exited before the program (it then
+    /// exits 1, or 126/127 for exec, and must still be waited for).
+    pub fn spawn(&mut self, mode: WaitMode) -> Result<(Child, Option<SpawnFailure>)> {
+        let stack = SpawnStack::map()?;
+        let mounts: Vec<ChildMount> = self
+            .mounts
+            .iter()
+            .map(|m| ChildMount {
+                source: m.source.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+                target: m.target.as_ptr(),
+                fstype: m.fstype.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+                flags: m.flags,
+                tolerated: m.tolerated.map_or(0, |e| e as libc::c_int),
+            })
+            .collect();
+        let candidates: Vec<*const libc::c_char> =
+            self.candidates.iter().map(|c| c.as_ptr()).collect();
+        let mut failure = FailureRecord {
+            step: STEP_NONE,
+            index: 0,
+            errno: 0,
+        };
+        // Block everything: no handler may run in the child while it shares
+        // our memory, nor in us before the wait mask is in place.
+        let mut old_mask = SigSet::empty();
+        signal::sigprocmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut old_mask),
+        )
+        .what(|| "sigprocmask block failed".into())?;
+        let old: &libc::sigset_t = old_mask.as_ref();
+        extern "C" {
+            static environ: *const *const libc::c_char;
+        }
+        let mut plan = ChildPlan {
+            argv: self.argv.as_ptr(),
+            script_argv: self.script_argv.as_mut_ptr(),
+            // SAFETY: reading the pointer; nothing changes the environment
+            // between here and the child's exec (single-threaded).
+            envp: unsafe { environ },
+            candidates: candidates.as_ptr(),
+            candidate_count: candidates.len(),
+            searched: self.searched,
+            refused: self.refused.map_or(0, |e| e as libc::c_int),
+            death_signal: self.death_signal.map_or(0, |(s, _)| s as libc::c_int),
+            parent: self.death_signal.map_or(0, |(_, p)| p.as_raw()),
+            mounts: mounts.as_ptr(),
+            mount_count: mounts.len(),
+            mask: old,
+            failure: &mut failure,
+        };
+        // SAFETY: the child runs `spawn_child` on its own stack over `plan`,
+        // whose pointers stay valid: CLONE_VFORK suspends us, keeping every
+        // borrowed buffer alive and unchanged, until the child has exec'd
+        // (its memory is then its own) or exited. `spawn_child` makes only
+        // raw system calls (see its SAFETY notes) and never returns.
+        let rc = unsafe {
+            libc::clone(
+                spawn_child,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&mut plan as *mut ChildPlan).cast(),
+            )
+        };
+        let clone_errno = Errno::last();
+        drop(stack);
+        let mut held = old_mask;
+        for sig in wait_mask(mode).iter() {
+            held.add(sig);
+        }
+        let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&held), None);
+        if rc < 0 {
+            let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            return Err(Error::os("fork failed", clone_errno));
+        }
+        // SAFETY: the child has exec'd or exited: nothing writes the record now.
+        let record = unsafe { std::ptr::read_volatile(&failure) };
+        let child = Child {
+            pid: Pid::from_raw(rc),
+            mode,
+            old_mask,
+        };
+        let errno = Errno::from_raw(record.errno);
+        let step = match record.step {
+            STEP_PDEATHSIG => SpawnStep::ParentDeathSignal,
+            STEP_RAISE => SpawnStep::Raise,
+            STEP_MOUNT => SpawnStep::Mount(record.index as usize),
+            STEP_MASK => SpawnStep::SignalMask,
+            STEP_EXEC => SpawnStep::Exec,
+            _ => return Ok((child, None)),
+        };
+        Ok((child, Some(SpawnFailure { step, errno })))
+    }
+
+    /// A failure of the child, worded as the fork path words it.
+    pub fn error(&self, failure: SpawnFailure) -> SpawnError {
+        let errno = failure.errno;
+        SpawnError::Setup(match failure.step {
+            SpawnStep::ParentDeathSignal => Error::os(PDEATHSIG_WHAT, errno),
+            SpawnStep::Raise => Error::os("raise failed", errno),
+            SpawnStep::Mount(i) => match self.mounts.get(i) {
+                Some(call) => call.error(errno),
+                None => Error::os("mount failed", errno),
+            },
+            SpawnStep::SignalMask => Error::os("sigprocmask restore failed", errno),
+            SpawnStep::Exec => {
+                return SpawnError::Exec(ExecError {
+                    program: self.program.clone(),
+                    errno,
+                })
+            }
+        })
+    }
+}
+
+const PDEATHSIG_WHAT: &str = "prctl(PR_SET_PDEATHSIG) failed";
+
+/// Where execvp(3) (glibc 2.36's `__execvpe_common`) would try to execute
+/// `file`: itself if it holds a slash, else each PATH element joined with it
+/// (an empty element meaning the current directory). Also whether a search
+/// was made, and the errno execvp fails with before trying anything.
+fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
+    if file.is_empty() {
+        return (Vec::new(), false, Some(Errno::ENOENT));
+    }
+    let as_c = |bytes: Vec<u8>| CString::new(bytes).expect("checked for NUL bytes");
+    if file.contains(&b'/') {
+        return (vec![as_c(file.to_vec())], false, None);
+    }
+    let path = std::env::var_os("PATH");
+    let path = path.as_ref().map_or(DEFAULT_PATH, |p| p.as_bytes());
+    let path_len = path.len().min(PATH_MAX - 1) + 1;
+    let file_len = file.len().min(NAME_MAX) + 1;
+    if file_len > NAME_MAX || path_len + file_len + 1 > PATH_MAX {
+        return (Vec::new(), true, Some(Errno::ENAMETOOLONG));
+    }
+    let candidates = path
+        .split(|&b| b == b':')
+        .filter(|dir| dir.len() < path_len)
+        .map(|dir| {
+            let mut c = dir.to_vec();
+            if !dir.is_empty() {
+                c.push(b'/');
+            }
+            c.extend_from_slice(file);
+            as_c(c)
+        })
+        .collect();
+    (candidates, true, None)
+}
+
+/// A mmap'd stack for the spawned child, with a PROT_NONE guard page below
+/// it so that an overflow faults instead of writing over our heap.
+struct SpawnStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl SpawnStack {
+    fn map() -> Result<SpawnStack> {
+        let page = 4096;
+        let len = SPAWN_STACK + page;
+        // SAFETY: a new private anonymous mapping; no memory of ours is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::os("mmap of a stack failed", Errno::last()));
+        }
+        let stack = SpawnStack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(Error::os("mprotect of a stack guard failed", Errno::last()));
+        }
+        Ok(stack)
+    }
+
+    /// The stack's start (it grows down), 16-byte aligned as the ABI needs.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, which is page-aligned.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for SpawnStack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, no longer used: the child has exec'd or exited.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// Record a failed step and end the child with `code`.
+///
+/// # Safety
+/// `plan.failure` must be valid for writes (it is: the parent's record).
+unsafe fn child_fail(plan: &ChildPlan, step: libc::c_int, index: usize, code: libc::c_int) -> ! {
+    let errno = *libc::__errno_location();
+    std::ptr::write_volatile(
+        plan.failure,
+        FailureRecord {
+            step,
+            index: index as libc::c_int,
+            errno,
+        },
+    );
+    libc::_exit(code)
+}
+
+/// The spawned child: each step of the plan, then execve over the
+/// candidates, as execvp(3) does. Never returns.
+///
+/// Why each step is safe here: getppid, getpid (as raw system calls),
+/// kill, sigprocmask (the raw rt_sigprocmask), execve and `_exit` are on
+/// signal-safety(7)'s list of async-signal-safe functions; prctl(2) and
+/// mount(2) are Linux system calls whose glibc wrappers only pass their
+/// arguments on and set errno. The rest is reads of the parent's plan and
+/// writes to the failure record and the script argv's slot. errno, which
+/// these set, lives in the parent's thread-local storage, which the
+/// suspended parent does not read until we are gone (as with glibc's
+/// posix_spawn). No allocation, no lock, no panic: a panic would run the
+/// hook and write to stderr through Rust's locks in shared memory.
+extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `ChildPlan` the parent built and keeps alive
+    // (suspended by CLONE_VFORK); every pointer in it is valid as the
+    // field's comment says, and every array has the length given.
+    unsafe {
+        let plan = &*(arg as *const ChildPlan);
+        if plan.death_signal != 0 {
+            let sig = plan.death_signal as libc::c_ulong;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0 {
+                child_fail(plan, STEP_PDEATHSIG, 0, 1);
+            }
+            // The parent may have died before the request took effect.
+            // The signal is blocked here: it is delivered, as in the fork
+            // path, when the mask is restored below.
+            if libc::getppid() != plan.parent
+                && libc::syscall(libc::SYS_kill, libc::syscall(libc::SYS_getpid), sig) != 0
+            {
+                child_fail(plan, STEP_RAISE, 0, 1);
+            }
+        }
+        for i in 0..plan.mount_count {
+            let m = &*plan.mounts.add(i);
+            if libc::mount(m.source, m.target, m.fstype, m.flags, std::ptr::null()) != 0
+                && (m.tolerated == 0 || *libc::__errno_location() != m.tolerated)
+            {
+                child_fail(plan, STEP_MOUNT, i, 1);
+            }
+        }
+        // The raw system call: glibc's wrapper is thin too, but this one
+        // certainly touches nothing but its arguments. The kernel's sigset
+        // is 64 bits.
+        if libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            plan.mask,
+            std::ptr::null_mut::<libc::sigset_t>(),
+            8usize,
+        ) != 0
+        {
+            child_fail(plan, STEP_MASK, 0, 1);
+        }
+        if plan.refused != 0 {
+            *libc::__errno_location() = plan.refused;
+            child_fail(plan, STEP_EXEC, 0, exec_status(plan.refused));
+        }
+        let mut saw_eacces = false;
+        *libc::__errno_location() = libc::ENOENT;
+        for i in 0..plan.candidate_count {
+            let path = *plan.candidates.add(i);
+            libc::execve(path, plan.argv, plan.envp);
+            let mut errno = *libc::__errno_location();
+            if errno == libc::ENOEXEC {
+                // execvp: a file the kernel cannot run is a shell script.
+                *plan.script_argv.add(1) = path;
+                libc::execve(BSHELL.as_ptr(), plan.script_argv, plan.envp);
+                errno = *libc::__errno_location();
+            }
+            if !plan.searched {
+                break;
+            }
+            match errno {
+                libc::EACCES => saw_eacces = true,
+                libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
+                _ => break,
+            }
+        }
+        let errno = *libc::__errno_location();
+        let errno = if plan.searched
+            && saw_eacces
+            && matches!(
+                errno,
+                libc::EACCES
+                    | libc::ENOENT
+                    | libc::ESTALE
+                    | libc::ENOTDIR
+                    | libc::ENODEV
+                    | libc::ETIMEDOUT
+            ) {
+            libc::EACCES
+        } else {
+            errno
+        };
+        *libc::__errno_location() = errno;
+        child_fail(plan, STEP_EXEC, 0, exec_status(errno))
+    }
+}
+
+/// `ExecError::exit_code` for a raw errno.
+fn exec_status(errno: libc::c_int) -> libc::c_int {
+    if errno == libc::ENOENT {
+        127
+    } else {
+        126
+    }
 }
