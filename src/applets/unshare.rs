@@ -921,12 +921,12 @@ impl Plan {
 
     /// Become the program (or the login shell); returns only on failure.
     fn exec_program(&self) -> Result<Exit> {
-        let shell = process::default_shell();
+        // $SHELL is read before the environment is cleared.
+        let shell = self.shell.then(process::default_shell);
         self.env.apply();
-        let err = if self.shell {
-            process::exec_as(&shell, &login_name(&shell), &[])
-        } else {
-            process::exec(&self.program)
+        let err = match shell {
+            Some(shell) => process::exec_as(&shell, &login_name(&shell), &[]),
+            None => process::exec(&self.program),
         };
         Err(err.into())
     }
