@@ -861,3 +861,330 @@ fn nsenter_time_namespace_shows_the_targets_clocks() {
     let r = run("setns-run", &[&pid, "--", "readlink", "/proc/self/ns/time"]);
     assert_eq!(r.assert_ok().stdout, format!("{}\n", ns_link(&pid, "time")));
 }
+
+// With a PID namespace to enter, nsenter spawns its child (clone with
+// CLONE_VM | CLONE_VFORK, as posix_spawn does) when the child's work is
+// only the switch of ids, the environment and exec; with --keep-caps it
+// forks. The cases below run both ways: as given (spawned), and with
+// `--keep-caps`, which changes nothing where no user namespace is entered
+// and only the ambient set (which no case here shows) where one is.
+
+/// `nsenter ARGS` (as uid 65534 when `as_nobody`), spawned and forked, with
+/// `env` set: the same status, output and messages both ways. Returns the
+/// spawned run.
+fn spawned_and_forked(as_nobody: bool, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let with = |extra: Option<&str>| {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(applet("nsenter"))
+                .current_dir("/");
+            c
+        } else {
+            Command::new(applet("nsenter"))
+        };
+        cmd.args(extra).args(args).env("PATH", path_with_applets());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_command(cmd, TIMEOUT)
+    };
+    let spawned = with(None);
+    let forked = with(Some("--keep-caps"));
+    assert_eq!(
+        (
+            spawned.code(),
+            spawned.signal(),
+            &spawned.stdout,
+            &spawned.stderr
+        ),
+        (
+            forked.code(),
+            forked.signal(),
+            &forked.stdout,
+            &forked.stderr
+        ),
+        "nsenter {args:?}: spawned (left) and forked (right) differ"
+    );
+    spawned
+}
+
+/// The clone and fork calls of `nsenter ARGS`, as strace shows them.
+fn clones_of(args: &[&str]) -> Option<String> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipped: no strace");
+        return None;
+    }
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-e", "trace=clone,clone3,fork,vfork", "--"])
+        .arg(applet("nsenter"))
+        .args(args);
+    let r = run_command(cmd, TIMEOUT);
+    r.assert_ok();
+    Some(r.stderr)
+}
+
+#[test]
+fn nsenter_spawned_child_is_a_clone_sharing_memory_and_a_forked_one_is_not() {
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    let Some(spawned) = clones_of(&["-t", &pid, "-a", "-S", "0", "-G", "0", "true"]) else {
+        return;
+    };
+    assert!(
+        spawned.contains("CLONE_VM|CLONE_VFORK"),
+        "not spawned: {spawned}"
+    );
+    let forked = clones_of(&["-t", &pid, "-a", "--keep-caps", "true"]).unwrap();
+    assert!(!forked.contains("CLONE_VM"), "not forked: {forked}");
+}
+
+#[test]
+fn nsenter_spawned_and_forked_children_pass_exit_statuses_and_deaths_on() {
+    for as_nobody in [false, true] {
+        let t = box_target(as_nobody);
+        let pid = t.pid.to_string();
+        let all = |rest: &[&str]| {
+            let mut args = vec!["-t", pid.as_str(), "-a"];
+            args.extend(rest);
+            spawned_and_forked(as_nobody, &[], &args)
+        };
+        all(&["sh", "-c", "exit 7"]).assert_code(7);
+        all(&["true"]).assert_code(0);
+        let r = all(&["sh", "-c", "kill -USR1 $$"]);
+        assert_eq!(r.signal(), Some(libc::SIGUSR1), "{:?}", r.status);
+        let r = all(&["sh", "-c", "kill -KILL $$"]);
+        assert_eq!(r.signal(), Some(libc::SIGKILL), "{:?}", r.status);
+        // The program runs with our caller's signal mask, not the
+        // all-blocked mask held around the clone, in the target's PID
+        // namespace, as its root.
+        let r = all(&[
+            "sh",
+            "-c",
+            "grep -E '^Sig(Blk|Ign)' /proc/self/status | head -1; \
+             readlink /proc/self/ns/pid; id -u; id -g",
+        ]);
+        assert_eq!(
+            r.assert_ok().stdout,
+            format!(
+                "SigBlk:\t0000000000000000\n{}\n0\n0\n",
+                ns_link(&pid, "pid")
+            ),
+            "as nobody: {as_nobody}"
+        );
+    }
+}
+
+#[test]
+fn nsenter_spawned_and_forked_children_report_a_missing_or_unexecutable_program_alike() {
+    let dir = scratch("nsenter-spawn-exec");
+    let data = dir.join("data");
+    std::fs::write(&data, "data\n").unwrap();
+    set_mode(&data, 0o644);
+    set_mode(&dir, 0o755);
+    for as_nobody in [false, true] {
+        let t = box_target(as_nobody);
+        let pid = t.pid.to_string();
+        let all = |rest: &[&str]| {
+            let mut args = vec!["-t", pid.as_str(), "-a"];
+            args.extend(rest);
+            spawned_and_forked(as_nobody, &[], &args)
+        };
+        let r = all(&["no-such-program-nstools"]);
+        r.assert_code(127);
+        assert_eq!(
+            r.stderr,
+            "nsenter: failed to execute no-such-program-nstools: No such file or directory\n"
+        );
+        all(&["/no/such/dir/prog"]).assert_code(127);
+        let r = all(&[data.to_str().unwrap()]);
+        r.assert_code(126);
+        assert_eq!(
+            r.stderr,
+            format!(
+                "nsenter: failed to execute {}: Permission denied\n",
+                data.display()
+            )
+        );
+        all(&[dir.to_str().unwrap()]).assert_code(126);
+    }
+}
+
+#[test]
+fn nsenter_spawned_and_forked_children_switch_ids_alike() {
+    let t = box_target(false);
+    let pid = t.pid.to_string();
+    let show = "id -u; id -g; id -G";
+    // Without a user namespace, -S/-G switch ids in ours (and drop the
+    // supplementary groups).
+    let r = spawned_and_forked(
+        false,
+        &[],
+        &[
+            "-t", &pid, "-p", "-n", "-S", "65534", "-G", "65534", "sh", "-c", show,
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "65534\n65534\n65534\n");
+    let r = spawned_and_forked(
+        false,
+        &[],
+        &["-t", &pid, "-p", "-S", "65534", "sh", "-c", show],
+    );
+    assert_eq!(r.assert_ok().stdout, "65534\n0\n0\n");
+    // In the target's user namespace (from -r: only 0 mapped), an unmapped
+    // id is refused by setgid(2) in the child, in the same words.
+    let r = spawned_and_forked(false, &[], &["-t", &pid, "-a", "-G", "65534", "true"]);
+    r.assert_code(1);
+    assert_eq!(r.stderr, "nsenter: setgid failed: Invalid argument\n");
+    let r = spawned_and_forked(false, &[], &["-t", &pid, "-a", "-S", "65534", "true"]);
+    r.assert_code(1);
+    assert_eq!(r.stderr, "nsenter: setuid failed: Invalid argument\n");
+    // --preserve-credentials: no switch at all; a namespace where our uid
+    // is 1000 and 0 is unmapped shows it.
+    let m = start_target(
+        &["--pid", "--map-user=1000", "--map-group=1000"],
+        false,
+        &[],
+    );
+    let mp = m.pid.to_string();
+    spawned_and_forked(false, &[], &["-t", &mp, "-U", "-p", "true"]).assert_code(1);
+    let r = spawned_and_forked(
+        false,
+        &[],
+        &[
+            "-t",
+            &mp,
+            "-U",
+            "-p",
+            "--preserve-credentials",
+            "sh",
+            "-c",
+            show,
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "1000\n1000\n1000\n");
+    // As the unprivileged owner: its namespace denies setgroups(2), which
+    // the switch to root there tolerates; follow reads the target's ids
+    // as the entered namespace sees them.
+    let n = box_target(true);
+    let np = n.pid.to_string();
+    let r = spawned_and_forked(true, &[], &["-t", &np, "-a", "sh", "-c", show]);
+    assert_eq!(r.assert_ok().stdout, "0\n0\n0\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{np}/setgroups")).unwrap(),
+        "deny\n"
+    );
+    let r = spawned_and_forked(
+        true,
+        &[],
+        &[
+            "-t", &np, "-a", "-S", "follow", "-G", "follow", "sh", "-c", show,
+        ],
+    );
+    assert_eq!(r.assert_ok().stdout, "0\n0\n0\n");
+    let r = spawned_and_forked(
+        true,
+        &[],
+        &["-t", &np, "-a", "--preserve-credentials", "sh", "-c", show],
+    );
+    assert_eq!(r.assert_ok().stdout, "0\n0\n0\n");
+    let r = spawned_and_forked(true, &[], &["-t", &np, "-a", "-G", "5", "true"]);
+    r.assert_code(1);
+    assert_eq!(r.stderr, "nsenter: setgid failed: Invalid argument\n");
+}
+
+#[test]
+fn nsenter_spawned_and_forked_children_take_the_targets_environment_alike() {
+    let dir = scratch("nsenter-spawn-env");
+    set_mode(&dir, 0o755);
+    let prog = dir.join("prog-nstools");
+    std::fs::write(&prog, "#!/bin/sh\necho \"prog $NSENTER_TEST_MARK\"\n").unwrap();
+    set_mode(&prog, 0o755);
+    let target_path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", dir.display());
+    for as_nobody in [false, true] {
+        let t = start_target(
+            &["--pid", "--mount-proc", "-rmu"],
+            as_nobody,
+            &[
+                ("NSENTER_TEST_MARK", "from-target"),
+                ("PATH", &target_path),
+                ("SHELL", "/no/such/shell"),
+            ],
+        );
+        let pid = t.pid.to_string();
+        let caller = [("NSENTER_TEST_MARK", "from-caller"), ("SHELL", "/bin/sh")];
+        let r = spawned_and_forked(
+            as_nobody,
+            &caller,
+            &[
+                "-t",
+                &pid,
+                "-a",
+                "-e",
+                "sh",
+                "-c",
+                "echo $NSENTER_TEST_MARK $PATH",
+            ],
+        );
+        assert_eq!(r.assert_ok().stdout, format!("from-target {target_path}\n"));
+        // The program is searched on the target's PATH.
+        let r = spawned_and_forked(
+            as_nobody,
+            &caller,
+            &["-t", &pid, "-a", "-e", "prog-nstools"],
+        );
+        assert_eq!(r.assert_ok().stdout, "prog from-target\n");
+        let r = spawned_and_forked(as_nobody, &caller, &["-t", &pid, "-a", "prog-nstools"]);
+        r.assert_code(127);
+        // With no program, the target's $SHELL.
+        let r = spawned_and_forked(as_nobody, &caller, &["-t", &pid, "-a", "-e"]);
+        r.assert_code(127);
+        assert_eq!(
+            r.stderr,
+            "nsenter: failed to execute /no/such/shell: No such file or directory\n"
+        );
+        // Without -e, ours.
+        let r = spawned_and_forked(
+            as_nobody,
+            &caller,
+            &["-t", &pid, "-a", "sh", "-c", "echo $NSENTER_TEST_MARK"],
+        );
+        assert_eq!(r.assert_ok().stdout, "from-caller\n");
+    }
+}
+
+#[test]
+fn nsenter_spawned_and_forked_children_enter_a_time_namespace_alike() {
+    // setns(2) into a time namespace moves our own time namespace with the
+    // one for children, so clone(2) takes CLONE_VM there too.
+    for as_nobody in [false, true] {
+        let t = start_target(
+            &["--pid", "--mount-proc", "-rmT", "--boottime=864000"],
+            as_nobody,
+            &[],
+        );
+        let pid = t.pid.to_string();
+        let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let look = format!(
+            "readlink /proc/self/ns/time; awk '{{ print ($1 >= {}) }}' /proc/uptime",
+            host_up + 864000.0
+        );
+        for extra in [&["-a"][..], &["-U", "-T", "-p", "-m"][..]] {
+            let mut args = vec!["-t", pid.as_str()];
+            args.extend(extra);
+            args.extend(["sh", "-c", &look]);
+            let r = spawned_and_forked(as_nobody, &[], &args);
+            assert_eq!(
+                r.assert_ok().stdout,
+                format!("{}\n1\n", ns_link(&pid, "time")),
+                "{extra:?}, as nobody: {as_nobody}"
+            );
+        }
+    }
+}

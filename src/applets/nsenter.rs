@@ -201,6 +201,10 @@ pub fn run(m: &mut ArgMatches) -> Result<Exit> {
         process::join_cgroup(&t.cgroup()?)?;
     }
 
+    // clone(2) refuses CLONE_VM while our time namespace for children
+    // differs from our own (the vDSO's clock data would differ); read
+    // before entering anything, while /proc/self is ours to read.
+    let time_split = pid_may_spawn(&a) && ns::time_for_children_differs();
     plan.enter(target.as_ref())?;
     let kinds = plan.kinds();
     drop(plan);
@@ -208,12 +212,22 @@ pub fn run(m: &mut ArgMatches) -> Result<Exit> {
     // util-linux forks whenever a PID namespace is asked for, even one we
     // are already in (and so left out of the plan).
     let pid_asked = kinds.contains(NsKind::Pid) || a.pid.is_some() || a.all;
+    let user = kinds.contains(NsKind::User);
     if pid_asked && !a.no_fork {
+        // setns(2) into a time namespace moves us and our children alike.
+        let time_split = time_split && !kinds.contains(NsKind::Time);
+        if !time_split && !a.keep_caps {
+            let ids = ids_to_switch(ids, user, a.preserve_credentials, target.as_ref())?;
+            if let Some(spawn) = spawn_plan(&a.command, ids, user, environ.as_deref()) {
+                if let Some(exit) = spawn_and_wait(spawn)? {
+                    return Ok(exit);
+                }
+            }
+        }
         if let Some(child) = process::fork(WaitMode::Shield)? {
             return Ok(child.wait()?);
         }
     }
-    let user = kinds.contains(NsKind::User);
     switch_ids(ids, user, a.preserve_credentials, target.as_ref())?;
     if a.keep_caps && user {
         creds::permitted_to_ambient()?;
@@ -289,15 +303,22 @@ fn change_directories(
     Ok(())
 }
 
-/// `-S`/`-G`, and util-linux's default after entering a user namespace:
-/// become its root, unless `--preserve-credentials`. `follow` takes the
-/// target's ids as the namespace we are now in sees them.
-fn switch_ids(
+/// Whether the child of a PID namespace might be spawned: the
+/// options ask for a fork and for nothing only a forked child can do.
+fn pid_may_spawn(a: &Args) -> bool {
+    (a.pid.is_some() || a.all) && !a.no_fork && !a.keep_caps
+}
+
+/// The gid and uid to switch to: `-S`/`-G`, and util-linux's default
+/// after entering a user namespace: become its root, unless
+/// `--preserve-credentials`. `follow` takes the target's ids as the
+/// namespace we are now in sees them.
+fn ids_to_switch(
     (uid, gid): (Option<Id>, Option<Id>),
     user: bool,
     preserve: bool,
     target: Option<&Target>,
-) -> Result<()> {
+) -> Result<(Option<u32>, Option<u32>)> {
     let followed = match target {
         Some(t) if uid == Some(Id::Follow) || gid == Some(Id::Follow) => Some(t.ids()?),
         _ => None,
@@ -307,11 +328,22 @@ fn switch_ids(
         Some(Id::Follow) => followed.map(which),
         None => (user && !preserve).then_some(0),
     };
-    if let Some(gid) = pick(gid, |(_, g)| g) {
+    Ok((pick(gid, |(_, g)| g), pick(uid, |(u, _)| u)))
+}
+
+/// Switch to the ids `ids_to_switch` picks: groups and gid first.
+fn switch_ids(
+    ids: (Option<Id>, Option<Id>),
+    user: bool,
+    preserve: bool,
+    target: Option<&Target>,
+) -> Result<()> {
+    let (gid, uid) = ids_to_switch(ids, user, preserve, target)?;
+    if let Some(gid) = gid {
         creds::clear_groups_in_userns(user)?;
         creds::set_gid(gid)?;
     }
-    if let Some(uid) = pick(uid, |(u, _)| u) {
+    if let Some(uid) = uid {
         creds::set_uid(uid)?;
     }
     Ok(())
@@ -323,10 +355,81 @@ fn exec(command: &[OsString]) -> process::ExecError {
         return process::exec(command);
     }
     let shell = process::default_shell();
-    let name = Path::new(&shell).file_name().unwrap_or(shell.as_os_str());
+    process::exec_as(&shell, &login_name(&shell), &[])
+}
+
+/// A login shell's argv[0]: `-` and the shell's file name.
+fn login_name(shell: &std::ffi::OsStr) -> OsString {
+    let name = Path::new(shell).file_name().unwrap_or(shell);
     let mut argv0 = OsString::from("-");
     argv0.push(name);
-    process::exec_as(&shell, &argv0, &[])
+    argv0
+}
+
+/// The forked child's work as a `process::Spawn` (no fork: see there):
+/// the switch of ids as `switch_ids` makes it, and `exec` with our
+/// environment or the target's (`-e`). `None`: the child must be forked.
+fn spawn_plan(
+    command: &[OsString],
+    (gid, uid): (Option<u32>, Option<u32>),
+    user: bool,
+    environ: Option<&[(OsString, OsString)]>,
+) -> Option<process::Spawn> {
+    // Where `set_environment` leaves each name: first place, last value.
+    let environ = environ.map(|vars| {
+        let mut merged: Vec<(OsString, OsString)> = Vec::with_capacity(vars.len());
+        for (k, v) in vars {
+            match merged.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => merged.push((k.clone(), v.clone())),
+            }
+        }
+        merged
+    });
+    let mut spawn = if command.is_empty() {
+        let shell = match &environ {
+            Some(vars) => process::shell_from(
+                vars.iter()
+                    .find(|(k, _)| k == "SHELL")
+                    .map(|(_, v)| v.clone()),
+            ),
+            None => process::default_shell(),
+        };
+        process::Spawn::exec_as(&shell, &login_name(&shell), &[])?
+    } else {
+        process::Spawn::exec(command)?
+    };
+    if let Some(vars) = &environ {
+        spawn.environment(vars)?;
+    }
+    if let Some(gid) = gid {
+        spawn.clear_groups(user);
+        spawn.set_gid(gid);
+    }
+    if let Some(uid) = uid {
+        spawn.set_uid(uid);
+    }
+    Some(spawn)
+}
+
+/// Spawn the program and wait for it; a failure before the program is
+/// reported here, in the words the forked child would use. `None` when
+/// the kernel refused the clone with EINVAL (another time namespace for
+/// children): nothing ran, and the child is to be forked.
+fn spawn_and_wait(mut spawn: process::Spawn) -> Result<Option<Exit>> {
+    let (child, failure) = match spawn.spawn(WaitMode::Shield) {
+        Err(e) if e.errno() == Some(nix::errno::Errno::EINVAL) => return Ok(None),
+        other => other?,
+    };
+    if let Some(failure) = failure {
+        let err: anyhow::Error = match spawn.error(failure) {
+            process::SpawnError::Exec(e) => e.into(),
+            process::SpawnError::Setup(e) => e.into(),
+        };
+        // What main prints for the same error in the forked child.
+        eprintln!("nsenter: {err:#}");
+    }
+    Ok(Some(child.wait()?))
 }
 
 /// The namespaces the options ask for, each opened now (before anything is

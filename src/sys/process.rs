@@ -151,7 +151,12 @@ pub fn exec_as(path: &OsStr, argv0: &OsStr, args: &[OsString]) -> ExecError {
 /// The user's shell: `$SHELL`, else `/bin/sh` (what util-linux runs when no
 /// program is given).
 pub fn default_shell() -> OsString {
-    match std::env::var_os("SHELL") {
+    shell_from(std::env::var_os("SHELL"))
+}
+
+/// `default_shell` for an environment whose `SHELL` is `value`.
+pub fn shell_from(value: Option<OsString>) -> OsString {
+    match value {
         Some(s) if !s.is_empty() => s,
         _ => OsString::from("/bin/sh"),
     }
@@ -592,8 +597,8 @@ pub fn join_cgroup(path: &std::path::Path) -> Result<()> {
 }
 
 /// A program's start planned in full beforehand, for a child that shares our
-/// memory: what glibc's posix_spawn(3) does, for the few steps unshare's
-/// child makes before exec.
+/// memory: what glibc's posix_spawn(3) does, for the few steps the
+/// children of `unshare -f` and of nsenter make before exec.
 ///
 /// `spawn` makes the child with clone(2) `CLONE_VM | CLONE_VFORK | SIGCHLD`
 /// on a stack of its own (mmap'd, with a guard page below it): the child
@@ -655,6 +660,18 @@ pub struct Spawn {
     refused: Option<Errno>,
     death_signal: Option<(Signal, Pid)>,
     mounts: Vec<super::mount::MountCall>,
+    /// The name execvp searches for (`file`), kept to search again on
+    /// another PATH (`environment`).
+    file: Vec<u8>,
+    /// The program's environment, when not ours: owners of the
+    /// `NAME=VALUE` strings, and the envp array over them.
+    env_strings: Vec<CString>,
+    envp: Option<Vec<*const libc::c_char>>,
+    /// setgroups(0, NULL), and whether EPERM is tolerated (a user
+    /// namespace that denies setgroups).
+    clear_groups: Option<bool>,
+    gid: Option<u32>,
+    uid: Option<u32>,
 }
 
 /// Which of the child's steps failed.
@@ -666,6 +683,12 @@ pub enum SpawnStep {
     Raise,
     /// The `i`th mount call, in the order they were added.
     Mount(usize),
+    /// setgroups(2) with no groups.
+    ClearGroups,
+    /// setgid(2).
+    SetGid,
+    /// setuid(2).
+    SetUid,
     /// Restoring the signal mask before exec.
     SignalMask,
     /// execve of the program (every candidate).
@@ -703,6 +726,9 @@ const STEP_RAISE: libc::c_int = 2;
 const STEP_MOUNT: libc::c_int = 3;
 const STEP_MASK: libc::c_int = 4;
 const STEP_EXEC: libc::c_int = 5;
+const STEP_SETGROUPS: libc::c_int = 6;
+const STEP_SETGID: libc::c_int = 7;
+const STEP_SETUID: libc::c_int = 8;
 
 /// The child's whole view of the plan: raw pointers into memory the parent
 /// keeps alive (and still) until the child has exec'd or exited.
@@ -719,6 +745,11 @@ struct ChildPlan {
     parent: libc::pid_t,
     mounts: *const ChildMount,
     mount_count: usize,
+    /// 0: no setgroups; 1: setgroups; 2: setgroups, EPERM tolerated.
+    clear_groups: libc::c_int,
+    /// -1 (no id can be) when the id is left as it is.
+    gid: libc::c_long,
+    uid: libc::c_long,
     mask: *const libc::sigset_t,
     failure: *mut FailureRecord,
 }
@@ -778,6 +809,7 @@ impl Spawn {
         let mut script_argv = vec![BSHELL.as_ptr(), std::ptr::null()];
         script_argv.extend_from_slice(&argv_ptrs[1..]);
         let (candidates, searched, refused) = exec_candidates(file);
+        let file = file.to_vec();
         Some(Spawn {
             program,
             _strings: strings,
@@ -788,6 +820,12 @@ impl Spawn {
             refused,
             death_signal: None,
             mounts: Vec::new(),
+            file,
+            env_strings: Vec::new(),
+            envp: None,
+            clear_groups: None,
+            gid: None,
+            uid: None,
         })
     }
 
@@ -802,6 +840,50 @@ impl Spawn {
     pub fn mount(&mut self, call: super::mount::MountCall) -> usize {
         self.mounts.push(call);
         self.mounts.len() - 1
+    }
+
+    /// The program's environment: `vars` instead of ours, its PATH
+    /// searched (or execvp's default when it has none), as execvp(3) does
+    /// after the environment is replaced. `None` when a name or value holds
+    /// a NUL byte.
+    pub fn environment(&mut self, vars: &[(OsString, OsString)]) -> Option<()> {
+        let strings: Vec<CString> = vars
+            .iter()
+            .map(|(k, v)| {
+                let mut entry = k.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(v.as_bytes());
+                CString::new(entry).ok()
+            })
+            .collect::<Option<_>>()?;
+        let mut envp: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        let path = vars.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v);
+        let (candidates, searched, refused) =
+            exec_candidates_on(&self.file, path.map(|p| p.as_bytes()));
+        self.candidates = candidates;
+        self.searched = searched;
+        self.refused = refused;
+        self.env_strings = strings;
+        self.envp = Some(envp);
+        Some(())
+    }
+
+    /// Drop the supplementary groups (setgroups(2) with none), after the
+    /// mounts; with `in_userns`, EPERM (a user namespace that denies
+    /// setgroups) leaves them as they are, as `creds::clear_groups_in_userns`.
+    pub fn clear_groups(&mut self, in_userns: bool) {
+        self.clear_groups = Some(in_userns);
+    }
+
+    /// setgid(2), after the groups.
+    pub fn set_gid(&mut self, gid: u32) {
+        self.gid = Some(gid);
+    }
+
+    /// setuid(2), after the gid.
+    pub fn set_uid(&mut self, uid: u32) {
+        self.uid = Some(uid);
     }
 
     /// Start the child with the parent's signal plan of `fork(mode)` in
@@ -841,12 +923,23 @@ impl Spawn {
         extern "C" {
             static environ: *const *const libc::c_char;
         }
+        // A change of the effective ids makes the kernel mark the *memory*
+        // non-dumpable (commit_creds: set_dumpable on the mm), which the
+        // child shares with us until its exec: our own credentials do not
+        // change, so our flag is put back afterwards.
+        let changes_ids = self.gid.is_some() || self.uid.is_some();
+        // SAFETY: PR_GET_DUMPABLE takes no arguments.
+        let dumpable =
+            changes_ids.then(|| unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) });
         let mut plan = ChildPlan {
             argv: self.argv.as_ptr(),
             script_argv: self.script_argv.as_mut_ptr(),
-            // SAFETY: reading the pointer; nothing changes the environment
-            // between here and the child's exec (single-threaded).
-            envp: unsafe { environ },
+            envp: match &self.envp {
+                Some(envp) => envp.as_ptr(),
+                // SAFETY: reading the pointer; nothing changes the environment
+                // between here and the child's exec (single-threaded).
+                None => unsafe { environ },
+            },
             candidates: candidates.as_ptr(),
             candidate_count: candidates.len(),
             searched: self.searched,
@@ -855,6 +948,13 @@ impl Spawn {
             parent: self.death_signal.map_or(0, |(_, p)| p.as_raw()),
             mounts: mounts.as_ptr(),
             mount_count: mounts.len(),
+            clear_groups: match self.clear_groups {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            },
+            gid: self.gid.map_or(-1, libc::c_long::from),
+            uid: self.uid.map_or(-1, libc::c_long::from),
             mask: old,
             failure: &mut failure,
         };
@@ -873,6 +973,13 @@ impl Spawn {
         };
         let clone_errno = Errno::last();
         drop(stack);
+        if let Some(before) = dumpable.filter(|&d| d >= 0) {
+            // SAFETY: PR_GET_DUMPABLE takes no arguments.
+            if unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) } != before {
+                // SAFETY: PR_SET_DUMPABLE takes 0 or 1, as PR_GET_DUMPABLE gave it.
+                unsafe { libc::prctl(libc::PR_SET_DUMPABLE, before as libc::c_ulong, 0, 0, 0) };
+            }
+        }
         let mut held = old_mask;
         for sig in wait_mask(mode).iter() {
             held.add(sig);
@@ -894,6 +1001,9 @@ impl Spawn {
             STEP_PDEATHSIG => SpawnStep::ParentDeathSignal,
             STEP_RAISE => SpawnStep::Raise,
             STEP_MOUNT => SpawnStep::Mount(record.index as usize),
+            STEP_SETGROUPS => SpawnStep::ClearGroups,
+            STEP_SETGID => SpawnStep::SetGid,
+            STEP_SETUID => SpawnStep::SetUid,
             STEP_MASK => SpawnStep::SignalMask,
             STEP_EXEC => SpawnStep::Exec,
             _ => return Ok((child, None)),
@@ -911,6 +1021,10 @@ impl Spawn {
                 Some(call) => call.error(errno),
                 None => Error::os("mount failed", errno),
             },
+            // The words of `creds::clear_groups`, `set_gid`, `set_uid`.
+            SpawnStep::ClearGroups => Error::os("setgroups failed", errno),
+            SpawnStep::SetGid => Error::os("setgid failed", errno),
+            SpawnStep::SetUid => Error::os("setuid failed", errno),
             SpawnStep::SignalMask => Error::os("sigprocmask restore failed", errno),
             SpawnStep::Exec => {
                 return SpawnError::Exec(ExecError {
@@ -929,6 +1043,14 @@ const PDEATHSIG_WHAT: &str = "prctl(PR_SET_PDEATHSIG) failed";
 /// (an empty element meaning the current directory). Also whether a search
 /// was made, and the errno execvp fails with before trying anything.
 fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
+    exec_candidates_on(
+        file,
+        std::env::var_os("PATH").as_ref().map(|p| p.as_bytes()),
+    )
+}
+
+/// `exec_candidates` with `path` as PATH (`None`: unset).
+fn exec_candidates_on(file: &[u8], path: Option<&[u8]>) -> (Vec<CString>, bool, Option<Errno>) {
     if file.is_empty() {
         return (Vec::new(), false, Some(Errno::ENOENT));
     }
@@ -936,8 +1058,7 @@ fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
     if file.contains(&b'/') {
         return (vec![as_c(file.to_vec())], false, None);
     }
-    let path = std::env::var_os("PATH");
-    let path = path.as_ref().map_or(DEFAULT_PATH, |p| p.as_bytes());
+    let path = path.unwrap_or(DEFAULT_PATH);
     let path_len = path.len().min(PATH_MAX - 1) + 1;
     let file_len = file.len().min(NAME_MAX) + 1;
     if file_len > NAME_MAX || path_len + file_len + 1 > PATH_MAX {
@@ -1026,10 +1147,11 @@ unsafe fn child_fail(plan: &ChildPlan, step: libc::c_int, index: usize, code: li
 /// candidates, as execvp(3) does. Never returns.
 ///
 /// Why each step is safe here: getppid, getpid (as raw system calls),
-/// kill, sigprocmask (the raw rt_sigprocmask), execve and `_exit` are on
-/// signal-safety(7)'s list of async-signal-safe functions; prctl(2) and
-/// mount(2) are Linux system calls whose glibc wrappers only pass their
-/// arguments on and set errno. The rest is reads of the parent's plan and
+/// kill, setgid, setuid, sigprocmask (these four as raw system calls too),
+/// execve and `_exit` are on signal-safety(7)'s list of async-signal-safe
+/// functions; prctl(2) and mount(2) are Linux system calls whose glibc
+/// wrappers only pass their arguments on and set errno, and setgroups(2)
+/// is made as the raw system call. The rest is reads of the parent's plan and
 /// writes to the failure record and the script argv's slot. errno, which
 /// these set, lives in the parent's thread-local storage, which the
 /// suspended parent does not read until we are gone (as with glibc's
@@ -1062,6 +1184,23 @@ extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
             {
                 child_fail(plan, STEP_MOUNT, i, 1);
             }
+        }
+        // Credentials, in the order of a forked child (nsenter's
+        // switch_ids): raw system calls, not glibc's setgid/setuid, which
+        // would try to change every thread of the process they think they
+        // are in (glibc's posix_spawn uses the raw calls for the same
+        // reason). They change the child's credentials only.
+        if plan.clear_groups != 0
+            && libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) != 0
+            && (plan.clear_groups != 2 || *libc::__errno_location() != libc::EPERM)
+        {
+            child_fail(plan, STEP_SETGROUPS, 0, 1);
+        }
+        if plan.gid >= 0 && libc::syscall(libc::SYS_setgid, plan.gid) != 0 {
+            child_fail(plan, STEP_SETGID, 0, 1);
+        }
+        if plan.uid >= 0 && libc::syscall(libc::SYS_setuid, plan.uid) != 0 {
+            child_fail(plan, STEP_SETUID, 0, 1);
         }
         // The raw system call: glibc's wrapper is thin too, but this one
         // certainly touches nothing but its arguments. The kernel's sigset
