@@ -1049,8 +1049,13 @@ fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
     )
 }
 
-/// `exec_candidates` with `path` as PATH (`None`: unset).
-fn exec_candidates_on(file: &[u8], path: Option<&[u8]>) -> (Vec<CString>, bool, Option<Errno>) {
+/// `exec_candidates` with `path` as PATH (`None`: unset). Neither can hold
+/// a NUL byte where they come from (a C string, an environment value): one
+/// that does gives no candidate and EINVAL. Public for the fuzzer.
+pub fn exec_candidates_on(file: &[u8], path: Option<&[u8]>) -> (Vec<CString>, bool, Option<Errno>) {
+    if file.contains(&0) || path.is_some_and(|p| p.contains(&0)) {
+        return (Vec::new(), false, Some(Errno::EINVAL));
+    }
     if file.is_empty() {
         return (Vec::new(), false, Some(Errno::ENOENT));
     }
