@@ -22,18 +22,43 @@ section() {
 # hyperfine and the command, so only the tool is measured) and print one row
 # each, with ours ÷ this: the first command's median (ours comes first) over
 # this one's, so a target of ours/util-linux <= 1.00 reads off directly.
+#
+# The runs are made in BENCH_ROUNDS rounds (4 by default, 1 below 40 runs),
+# the commands in turn within each round and in the reverse order every
+# other round, and pooled: a slow spell of the machine then falls on every
+# command alike instead of on whichever ran during it.
 compare() {
   local case=$1; shift
   local json="$OUT/$(echo "$case" | tr -c 'A-Za-z0-9' '_').json"
-  local -a labels=() cmds=() names=()
+  local -a labels=() cmds=()
   while [ $# -ge 2 ]; do
-    labels+=("$1"); cmds+=("$2"); names+=(-n "$1"); shift 2
+    labels+=("$1"); cmds+=("$2"); shift 2
   done
-  hyperfine -N --style none --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" \
-    "${names[@]}" --export-json "$json" "${cmds[@]}" >/dev/null 2>"$json.err" || {
-    printf '| %s | (failed: %s) | | | | | |\n' "$case" "$(tail -1 "$json.err")"
-    return 0
-  }
+  local rounds=${BENCH_ROUNDS:-$((BENCH_RUNS >= 40 ? 4 : 1))} round i
+  local per=$(((BENCH_RUNS + rounds - 1) / rounds))
+  local -a order args
+  for ((round = 0; round < rounds; round++)); do
+    order=("${!cmds[@]}")
+    if ((round % 2)); then
+      order=(); for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do order+=("$i"); done
+    fi
+    args=()
+    for i in "${order[@]}"; do args+=(-n "${labels[$i]}" "${cmds[$i]}"); done
+    hyperfine -N --style none --warmup "$BENCH_WARMUP" --runs "$per" \
+      --export-json "$json.$round" "${args[@]}" >/dev/null 2>"$json.err" || {
+      printf '| %s | (failed: %s) | | | | | |\n' "$case" "$(tail -1 "$json.err")"
+      return 0
+    }
+  done
+  python3 - "$json" "$rounds" "${labels[@]}" <<'PY'
+import json, sys
+path, rounds, labels = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = {label: [] for label in labels}
+for r in range(rounds):
+    for result in json.load(open(f"{path}.{r}"))["results"]:
+        times[result["command"]] += result["times"]
+json.dump({"results": [{"command": l, "times": times[l]} for l in labels]}, open(path, "w"))
+PY
   local -a rss=()
   local c
   for c in "${cmds[@]}"; do rss+=("$(peak_rss $c)"); done

@@ -41,7 +41,8 @@ report=$OUT/REPORT.md
   echo "- findmnt: $(findmnt --version | head -1)"
   echo "- hyperfine: $(hyperfine --version)"
   echo
-  echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up), the interquartile"
+  echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up; made in rounds that take the"
+  echo "commands in turn, so that a slow spell of the machine falls on all of them), the interquartile"
   echo "range, the fastest run, 'ours ÷ this' (the first row's median over this row's:"
   echo "below 1.00 means ours is faster) and the peak resident set (median of five runs). 'floor' is"
   echo "a static C program of the bench's own that makes only the syscalls the case needs."
