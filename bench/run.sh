@@ -27,6 +27,15 @@ export BENCH_DIR OURS FLOOR OUT
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 
+# A machine still busy (the kernel tears network namespaces down in the
+# background for a minute or more after a run that made thousands) skews
+# every row: wait, up to BENCH_SETTLE seconds, for the load to fall.
+settle=${BENCH_SETTLE:-240}
+until awk '{ exit !($1 < 0.3) }' /proc/loadavg || [ "$settle" -le 0 ]; do
+  sleep 5; settle=$((settle - 5))
+done
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
 report=$OUT/REPORT.md
 {
   echo "# nstools benchmark report"
@@ -40,6 +49,7 @@ report=$OUT/REPORT.md
   echo "- iproute2: $(ip -V 2>&1 | head -1)"
   echo "- findmnt: $(findmnt --version | head -1)"
   echo "- hyperfine: $(hyperfine --version)"
+  echo "- load average at the start: $load_at_start"
   echo
   echo "Each row: the median of ${BENCH_RUNS:-200} runs (after warm-up; made in rounds that take the"
   echo "commands in turn, so that a slow spell of the machine falls on all of them), the interquartile"
