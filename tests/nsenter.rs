@@ -840,13 +840,7 @@ fn nsenter_refuses_a_proc_of_another_pid_namespace() {
 fn nsenter_time_namespace_shows_the_targets_clocks() {
     let t = start_target(&["-T", "--boottime=864000"], false, &[]);
     let pid = t.pid.to_string();
-    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let host_up = host_uptime();
     for tool in ["nsenter", UTIL_LINUX] {
         let r = sh(&format!(
             "{tool} -t {pid} -T sh -c 'readlink /proc/self/ns/time; cut -d\" \" -f1 /proc/uptime'"
@@ -891,20 +885,9 @@ fn spawned_and_forked(as_nobody: bool, env: &[(&str, &str)], args: &[&str]) -> R
     };
     let spawned = with(None);
     let forked = with(Some("--keep-caps"));
-    assert_eq!(
-        (
-            spawned.code(),
-            spawned.signal(),
-            &spawned.stdout,
-            &spawned.stderr
-        ),
-        (
-            forked.code(),
-            forked.signal(),
-            &forked.stdout,
-            &forked.stderr
-        ),
-        "nsenter {args:?}: spawned (left) and forked (right) differ"
+    spawned.assert_same_as(
+        &forked,
+        &format!("nsenter {args:?}: spawned (left) and forked (right)"),
     );
     spawned
 }
@@ -1164,13 +1147,7 @@ fn nsenter_spawned_and_forked_children_enter_a_time_namespace_alike() {
             &[],
         );
         let pid = t.pid.to_string();
-        let host_up: f64 = std::fs::read_to_string("/proc/uptime")
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let host_up = host_uptime();
         let look = format!(
             "readlink /proc/self/ns/time; awk '{{ print ($1 >= {}) }}' /proc/uptime",
             host_up + 864000.0

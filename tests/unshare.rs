@@ -331,13 +331,7 @@ fn mount_file_on_a_shared_mount_fails_cleanly() {
 
 #[test]
 fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
-    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let host_up = host_uptime();
     let r = run(
         "unshare",
         &[
@@ -365,7 +359,7 @@ fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
     // sum cannot round the equal case (same hundredth) the wrong way.
     let (inner, host) = (
         (inner * 100.0).round() as i64,
-        (host_uptime * 100.0).round() as i64,
+        (host_up * 100.0).round() as i64,
     );
     assert!(
         inner >= host + 10_000_000 && inner < host + 10_010_000,
@@ -1367,20 +1361,9 @@ fn spawned_and_forked_in(
     };
     let spawned = with(None);
     let forked = with(Some("--wd=."));
-    assert_eq!(
-        (
-            spawned.code(),
-            spawned.signal(),
-            &spawned.stdout,
-            &spawned.stderr
-        ),
-        (
-            forked.code(),
-            forked.signal(),
-            &forked.stdout,
-            &forked.stderr
-        ),
-        "unshare {args:?}: spawned (left) and forked (right) differ"
+    spawned.assert_same_as(
+        &forked,
+        &format!("unshare {args:?}: spawned (left) and forked (right)"),
     );
     spawned
 }

@@ -125,6 +125,18 @@ impl Run {
         self
     }
 
+    /// Panic unless `other` ended the same way and printed the same: for
+    /// one command line taken by two code paths (`what` names them).
+    #[track_caller]
+    pub fn assert_same_as(&self, other: &Run, what: &str) -> &Self {
+        assert_eq!(
+            (self.code(), self.signal(), &self.stdout, &self.stderr),
+            (other.code(), other.signal(), &other.stdout, &other.stderr),
+            "{what} differ"
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
@@ -137,6 +149,16 @@ impl Run {
         );
         self
     }
+}
+
+/// The host's uptime in seconds, as /proc/uptime gives it.
+pub fn host_uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").expect("read /proc/uptime");
+    let first = text
+        .split_whitespace()
+        .next()
+        .expect("/proc/uptime is empty");
+    first.parse().expect("/proc/uptime: not a number")
 }
 
 /// The default limit on one run.
