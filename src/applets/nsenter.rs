@@ -355,15 +355,7 @@ fn exec(command: &[OsString]) -> process::ExecError {
         return process::exec(command);
     }
     let shell = process::default_shell();
-    process::exec_as(&shell, &login_name(&shell), &[])
-}
-
-/// A login shell's argv[0]: `-` and the shell's file name.
-fn login_name(shell: &std::ffi::OsStr) -> OsString {
-    let name = Path::new(shell).file_name().unwrap_or(shell);
-    let mut argv0 = OsString::from("-");
-    argv0.push(name);
-    argv0
+    process::exec_as(&shell, &process::login_name(&shell), &[])
 }
 
 /// The forked child's work as a `process::Spawn` (no fork: see there):
@@ -395,7 +387,7 @@ fn spawn_plan(
             ),
             None => process::default_shell(),
         };
-        process::Spawn::exec_as(&shell, &login_name(&shell), &[])?
+        process::Spawn::exec_as(&shell, &process::login_name(&shell), &[])?
     } else {
         process::Spawn::exec(command)?
     };

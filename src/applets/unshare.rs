@@ -754,7 +754,7 @@ impl Plan {
         }
         let mut spawn = if self.shell {
             let shell = process::default_shell();
-            process::Spawn::exec_as(&shell, &login_name(&shell), &[])?
+            process::Spawn::exec_as(&shell, &process::login_name(&shell), &[])?
         } else {
             process::Spawn::exec(&self.program)?
         };
@@ -925,19 +925,11 @@ impl Plan {
         let shell = self.shell.then(process::default_shell);
         self.env.apply();
         let err = match shell {
-            Some(shell) => process::exec_as(&shell, &login_name(&shell), &[]),
+            Some(shell) => process::exec_as(&shell, &process::login_name(&shell), &[]),
             None => process::exec(&self.program),
         };
         Err(err.into())
     }
-}
-
-/// The name a login shell is started under: `-` and its file name.
-fn login_name(shell: &std::ffi::OsStr) -> OsString {
-    let name = Path::new(shell).file_name().unwrap_or(shell);
-    let mut argv0 = OsString::from("-");
-    argv0.push(name);
-    argv0
 }
 
 /// Whether an EINVAL from binding our mount namespace is the kernel's id

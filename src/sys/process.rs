@@ -148,6 +148,15 @@ pub fn exec_as(path: &OsStr, argv0: &OsStr, args: &[OsString]) -> ExecError {
     ExecError { program, errno }
 }
 
+/// The name a login shell is started under (its argv[0]): `-` and the
+/// shell's file name, as login(1) and util-linux start one.
+pub fn login_name(shell: &OsStr) -> OsString {
+    let name = std::path::Path::new(shell).file_name().unwrap_or(shell);
+    let mut argv0 = OsString::from("-");
+    argv0.push(name);
+    argv0
+}
+
 /// The user's shell: `$SHELL`, else `/bin/sh` (what util-linux runs when no
 /// program is given).
 pub fn default_shell() -> OsString {
