@@ -60,8 +60,7 @@ fn nsenter_all_as_owner_of_the_target_user_namespace() {
     // refused, nothing entered), then leaves out the namespaces we are
     // already in and enters the rest in one setns(pidfd).
     let u = sh_as_nobody(&format!("{UTIL_LINUX} -t {pid} -a true"));
-    u.assert_code(1);
-    assert!(u.stderr.contains("'ns/time'"), "{}", u.stderr);
+    u.assert_fails_with(1, "'ns/time'");
     // Naming the kinds that differ, util-linux agrees with ours. It needs
     // --preserve-credentials: 2.38 fails on setgroups(2) where the namespace
     // denies it, which ours (and upstream since) tolerates.
@@ -135,12 +134,7 @@ fn nsenter_target_inode_mismatch_is_refused_and_nothing_runs() {
         "nsenter",
         &["-t", &target, "-u", "touch", marker.to_str().unwrap()],
     );
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains(&format!("process {}", t.pid)),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, &format!("process {}", t.pid));
     assert!(!marker.exists());
 }
 
@@ -264,8 +258,7 @@ fn nsenter_target_exited_enters_nothing() {
         "nsenter",
         &["-t", &pid, "-n", "touch", marker.to_str().unwrap()],
     );
-    r.assert_code(1);
-    assert!(r.stderr.contains(&format!("process {pid}")), "{}", r.stderr);
+    r.assert_fails_with(1, &format!("process {pid}"));
     assert!(r.stderr.contains("exited"), "{}", r.stderr);
     let r = run(
         "nsenter",
@@ -280,8 +273,7 @@ fn nsenter_target_exited_enters_nothing() {
     assert!(!marker.exists());
     // A PID that never existed.
     let r = run("nsenter", &["-t", "2147483647", "-n", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("2147483647"), "{}", r.stderr);
+    r.assert_fails_with(1, "2147483647");
 }
 
 #[test]
@@ -335,19 +327,9 @@ fn nsenter_net_file_made_by_ip_netns_add() {
 #[test]
 fn nsenter_kind_mismatch_and_non_namespace_files_are_refused() {
     let r = run("nsenter", &["--net=/proc/self/ns/uts", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("is a uts namespace, not a net namespace"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "is a uts namespace, not a net namespace");
     let r = run("nsenter", &["--net=/etc/passwd", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("/etc/passwd: not a namespace file"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "/etc/passwd: not a namespace file");
     // util-linux also fails on both (EINVAL from setns), with status 1.
     sh(&format!("{UTIL_LINUX} --net=/proc/self/ns/uts true")).assert_code(1);
     sh(&format!("{UTIL_LINUX} --net=/etc/passwd true")).assert_code(1);
@@ -469,12 +451,7 @@ fn nsenter_setuid_setgid_and_preserve_credentials() {
     );
     assert_eq!(r.assert_ok().stdout, "0\n0\n");
     let r = run("nsenter", &["-S", "follow", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("no target PID specified for 'follow'"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "no target PID specified for 'follow'");
 }
 
 #[test]
@@ -603,8 +580,7 @@ fn nsenter_user_parent_enters_the_parent_user_namespace() {
 #[test]
 fn nsenter_follow_context_says_not_supported() {
     let r = run("nsenter", &["-t", "1", "-Z", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("not supported"), "{}", r.stderr);
+    r.assert_fails_with(1, "not supported");
 }
 
 #[test]
@@ -660,19 +636,9 @@ fn nsenter_net_by_namespace_id() {
     assert_eq!(r.assert_ok().stdout, format!("{}\n", ns_link(&pid, "net")));
     // The id of a net namespace is no UTS namespace's.
     let r = run("nsenter", &[&format!("--uts=:{id}"), "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains(&format!("uts namespace with id {id}")),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, &format!("uts namespace with id {id}"));
     let r = run("nsenter", &["--net=:nope", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("invalid namespace id ':nope'"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "invalid namespace id ':nope'");
 }
 
 /// The cgroup v2 mount point, from our mountinfo.
@@ -828,12 +794,7 @@ fn nsenter_refuses_a_proc_of_another_pid_namespace() {
             "-t", &pid, "-m", "-F", "nsenter", "-t", "1", "-u", "hostname",
         ],
     );
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("/proc: does not show our PID namespace"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "/proc: does not show our PID namespace");
 }
 
 #[test]

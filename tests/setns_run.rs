@@ -236,8 +236,7 @@ fn setns_run_unprivileged_is_refused_and_nothing_runs() {
     );
     // Entering a UTS namespace of the initial user namespace without
     // CAP_SYS_ADMIN there: EPERM, even our own.
-    r.assert_code(125);
-    assert!(r.stderr.contains("'ns/uts'"), "{}", r.stderr);
+    r.assert_fails_with(125, "'ns/uts'");
     assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
     assert!(!marker.exists());
 }
@@ -298,12 +297,7 @@ fn setns_run_no_fork_root_wd_and_credentials() {
             "true",
         ],
     );
-    r.assert_code(127);
-    assert!(
-        r.stderr.contains("failed to execute /bin/sh"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(127, "failed to execute /bin/sh");
     // -S/-G without a user namespace switch ids in ours.
     let uts = format!("/proc/{pid}/ns/uts");
     let r = run(
@@ -362,11 +356,6 @@ fn setns_run_target_exited_enters_nothing() {
         "setns-run",
         &[&zombie, "--", "touch", marker.to_str().unwrap()],
     );
-    r.assert_code(125);
-    assert!(
-        r.stderr.contains(&format!("process {zombie}: has exited")),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(125, &format!("process {zombie}: has exited"));
     assert!(!marker.exists());
 }

@@ -78,15 +78,13 @@ fn map_user_and_group_take_numbers_and_names() {
     );
     assert_eq!(r.assert_ok().stdout, "0\n");
     let r = run("unshare", &["--map-user=no-such-user-x", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("no-such-user-x"), "{}", r.stderr);
+    r.assert_fails_with(1, "no-such-user-x");
 }
 
 #[test]
 fn setgroups_allow_and_map_group_are_refused_together() {
     let r = run("unshare", &["-r", "--setgroups=allow", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("mutually exclusive"), "{}", r.stderr);
+    r.assert_fails_with(1, "mutually exclusive");
     let r = run(
         "unshare",
         &["-U", "--setgroups=deny", "cat", "/proc/self/setgroups"],
@@ -94,12 +92,8 @@ fn setgroups_allow_and_map_group_are_refused_together() {
     assert_eq!(r.assert_ok().stdout, "deny\n");
     // Without a new user namespace there is no setgroups file of ours.
     let r = run("unshare", &["--setgroups=deny", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("--setgroups") && r.stderr.contains("-U"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "--setgroups")
+        .assert_fails_with(1, "-U");
 }
 
 #[test]
@@ -387,12 +381,8 @@ fn time_namespace_offsets_show_in_uptime_and_timens_offsets() {
 #[test]
 fn time_offsets_without_a_time_namespace_are_a_usage_error() {
     let r = run("unshare", &["--monotonic", "5", "true"]);
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("-T") && r.stderr.contains("Try 'unshare --help'"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "-T")
+        .assert_fails_with(1, "Try 'unshare --help'");
     run("unshare", &["-T", "--monotonic", "5x", "true"]).assert_code(1);
 }
 
@@ -453,11 +443,9 @@ fn unknown_option_is_a_usage_error_with_a_hint() {
         "unshare: unrecognized option '--bogus'\nTry 'unshare --help' for more information.\n"
     );
     let r = run("unshare", &["--propagation=sideways", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("sideways"), "{}", r.stderr);
+    r.assert_fails_with(1, "sideways");
     let r = run("unshare", &["--kill-child=NOPE", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("NOPE"), "{}", r.stderr);
+    r.assert_fails_with(1, "NOPE");
 }
 
 #[test]
@@ -888,12 +876,7 @@ fn disabled_user_namespaces_are_named_in_the_error() {
             "echo 0 > /proc/sys/user/max_user_namespaces; unshare -r true",
         ],
     );
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("user.max_user_namespaces is 0"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "user.max_user_namespaces is 0");
 }
 
 #[test]
@@ -908,12 +891,7 @@ fn mount_proc_under_a_masked_proc_explains_the_refusal() {
             "mount -t tmpfs mask /proc/sys && unshare -rmpf --mount-proc true",
         ],
     );
-    r.assert_code(1);
-    assert!(
-        r.stderr.contains("partly hidden by other mounts"),
-        "{}",
-        r.stderr
-    );
+    r.assert_fails_with(1, "partly hidden by other mounts");
 }
 
 #[test]
@@ -1539,8 +1517,7 @@ fn spawned_and_forked_children_report_a_failed_proc_mount_alike() {
     // Without a PID namespace of its own, a user namespace may not mount
     // proc: the hint says so both ways.
     let r = spawned_and_forked(&[], &["-rmf", "--mount-proc", "true"]);
-    r.assert_code(1);
-    assert!(r.stderr.contains("add --pid --fork"), "{}", r.stderr);
+    r.assert_fails_with(1, "add --pid --fork");
 }
 
 #[test]

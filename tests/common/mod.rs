@@ -137,6 +137,18 @@ impl Run {
         self
     }
 
+    /// Panic unless the run exited with `code` and said `needle` on stderr.
+    #[track_caller]
+    pub fn assert_fails_with(&self, code: i32, needle: &str) -> &Self {
+        self.assert_code(code);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
