@@ -118,8 +118,14 @@ pub struct Args {
     /// Inherit the environment variables of the target process
     #[arg(short = 'e', long = "env", help_heading = "Program")]
     env: bool,
-    /// Do not fork before exec'ing <program>
-    #[arg(short = 'F', long = "no-fork", help_heading = "Program")]
+    // As util-linux words it; given as `help` so that rustdoc does not
+    // read <program> as an HTML tag.
+    #[arg(
+        short = 'F',
+        long = "no-fork",
+        help = "Do not fork before exec'ing <program>",
+        help_heading = "Program"
+    )]
     no_fork: bool,
     /// Join the cgroup of the target process
     #[arg(short = 'c', long = "join-cgroup", help_heading = "Program")]

@@ -148,7 +148,7 @@ pub fn exec_as(path: &OsStr, argv0: &OsStr, args: &[OsString]) -> ExecError {
     ExecError { program, errno }
 }
 
-/// The name a login shell is started under (its argv[0]): `-` and the
+/// The name a login shell is started under (its `argv[0]`): `-` and the
 /// shell's file name, as login(1) and util-linux start one.
 pub fn login_name(shell: &OsStr) -> OsString {
     let name = std::path::Path::new(shell).file_name().unwrap_or(shell);
