@@ -419,15 +419,17 @@ fn spawn_and_wait(mut spawn: process::Spawn) -> Result<Option<Exit>> {
         Err(e) if e.errno() == Some(nix::errno::Errno::EINVAL) => return Ok(None),
         other => other?,
     };
-    if let Some(failure) = failure {
-        let err: anyhow::Error = match spawn.error(failure) {
-            process::SpawnError::Exec(e) => e.into(),
-            process::SpawnError::Setup(e) => e.into(),
-        };
-        // What main prints for the same error in the forked child.
-        eprintln!("nsenter: {err:#}");
-    }
-    Ok(Some(child.wait()?))
+    let Some(failure) = failure else {
+        return Ok(Some(child.wait()?));
+    };
+    // The child has exited with the status main gives this error (1, or
+    // 126/127 for exec), as a forked child does: reap it, and let main
+    // report the error and end with that status.
+    let _ = child.wait();
+    Err(match spawn.error(failure) {
+        process::SpawnError::Exec(e) => e.into(),
+        process::SpawnError::Setup(e) => e.into(),
+    })
 }
 
 /// The namespaces the options ask for, each opened now (before anything is

@@ -785,19 +785,21 @@ impl Plan {
     fn spawn_and_wait(&self, mut spawn: process::Spawn, proc_mount: Option<usize>) -> Result<Exit> {
         let mode = self.wait_mode.unwrap_or(WaitMode::Shield);
         let (child, failure) = spawn.spawn(mode)?;
-        if let Some(failure) = failure {
-            let at_proc = proc_mount.map(process::SpawnStep::Mount) == Some(failure.step);
-            let err: anyhow::Error = match spawn.error(failure) {
-                process::SpawnError::Exec(e) => e.into(),
-                process::SpawnError::Setup(e) if at_proc => {
-                    hints::explain_mount_proc(e, self.kinds).into()
-                }
-                process::SpawnError::Setup(e) => e.into(),
-            };
-            // What main prints for the same error in the forked child.
-            eprintln!("unshare: {err:#}");
-        }
-        Ok(child.wait()?)
+        let Some(failure) = failure else {
+            return Ok(child.wait()?);
+        };
+        // The child has exited with the status main gives this error (1, or
+        // 126/127 for exec), as a forked child does: reap it, and let main
+        // report the error and end with that status.
+        let _ = child.wait();
+        let at_proc = proc_mount.map(process::SpawnStep::Mount) == Some(failure.step);
+        Err(match spawn.error(failure) {
+            process::SpawnError::Exec(e) => e.into(),
+            process::SpawnError::Setup(e) if at_proc => {
+                hints::explain_mount_proc(e, self.kinds).into()
+            }
+            process::SpawnError::Setup(e) => e.into(),
+        })
     }
 
     /// In the child: arrange `--kill-child`, then become the program.

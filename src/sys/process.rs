@@ -81,11 +81,7 @@ pub struct ExecError {
 
 impl ExecError {
     pub fn exit_code(&self) -> i32 {
-        if self.errno == Errno::ENOENT {
-            127
-        } else {
-            126
-        }
+        exec_status(self.errno as libc::c_int)
     }
 }
 
@@ -1275,7 +1271,8 @@ extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// `ExecError::exit_code` for a raw errno.
+/// The status a program that could not be executed ends with, as the shell
+/// gives it: 127 when it was not found, else 126.
 fn exec_status(errno: libc::c_int) -> libc::c_int {
     if errno == libc::ENOENT {
         127
