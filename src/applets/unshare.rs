@@ -891,26 +891,28 @@ impl Plan {
                 None => return Ok(()),
             }
         };
-        let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK);
-        let found = if program.as_encoded_bytes().contains(&b'/') {
-            executable(Path::new(program))
-        } else {
-            let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-            let mut first_error = Errno::ENOENT;
-            let hit =
-                std::env::split_paths(&path).any(|dir| match executable(&dir.join(program)) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        if e == Errno::EACCES {
-                            first_error = e;
+        // Where execvp(3) will look, as the spawned child is given it.
+        let (candidates, _, refused) = process::exec_candidates(program.as_encoded_bytes());
+        let found = match refused {
+            Some(errno) => Err(errno),
+            None => {
+                let mut error = Errno::ENOENT;
+                let hit = candidates.iter().any(|c| {
+                    match nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            if e == Errno::EACCES {
+                                error = e;
+                            }
+                            false
                         }
-                        false
                     }
                 });
-            if hit {
-                Ok(())
-            } else {
-                Err(first_error)
+                if hit {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
             }
         };
         found.map_err(|errno| {

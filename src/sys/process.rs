@@ -1047,7 +1047,7 @@ const PDEATHSIG_WHAT: &str = "prctl(PR_SET_PDEATHSIG) failed";
 /// `file`: itself if it holds a slash, else each PATH element joined with it
 /// (an empty element meaning the current directory). Also whether a search
 /// was made, and the errno execvp fails with before trying anything.
-fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
+pub fn exec_candidates(file: &[u8]) -> (Vec<CString>, bool, Option<Errno>) {
     exec_candidates_on(
         file,
         std::env::var_os("PATH").as_ref().map(|p| p.as_bytes()),
