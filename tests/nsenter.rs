@@ -824,6 +824,13 @@ fn nsenter_time_namespace_shows_the_targets_clocks() {
 // `--keep-caps`, which changes nothing where no user namespace is entered
 // and only the ambient set (which no case here shows) where one is.
 
+/// `nsenter -t PID -a REST...` through `spawned_and_forked`.
+fn enter_all_both_ways(as_nobody: bool, pid: &str, rest: &[&str]) -> Run {
+    let mut args = vec!["-t", pid, "-a"];
+    args.extend(rest);
+    spawned_and_forked(as_nobody, &[], &args)
+}
+
 /// `nsenter ARGS` (as uid 65534 when `as_nobody`), spawned and forked, with
 /// `env` set: the same status, output and messages both ways. Returns the
 /// spawned run.
@@ -888,11 +895,7 @@ fn nsenter_spawned_and_forked_children_pass_exit_statuses_and_deaths_on() {
     for as_nobody in [false, true] {
         let t = box_target(as_nobody);
         let pid = t.pid.to_string();
-        let all = |rest: &[&str]| {
-            let mut args = vec!["-t", pid.as_str(), "-a"];
-            args.extend(rest);
-            spawned_and_forked(as_nobody, &[], &args)
-        };
+        let all = |rest: &[&str]| enter_all_both_ways(as_nobody, &pid, rest);
         all(&["sh", "-c", "exit 7"]).assert_code(7);
         all(&["true"]).assert_code(0);
         let r = all(&["sh", "-c", "kill -USR1 $$"]);
@@ -929,11 +932,7 @@ fn nsenter_spawned_and_forked_children_report_a_missing_or_unexecutable_program_
     for as_nobody in [false, true] {
         let t = box_target(as_nobody);
         let pid = t.pid.to_string();
-        let all = |rest: &[&str]| {
-            let mut args = vec!["-t", pid.as_str(), "-a"];
-            args.extend(rest);
-            spawned_and_forked(as_nobody, &[], &args)
-        };
+        let all = |rest: &[&str]| enter_all_both_ways(as_nobody, &pid, rest);
         let r = all(&["no-such-program-nstools"]);
         r.assert_code(127);
         assert_eq!(

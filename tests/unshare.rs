@@ -658,6 +658,22 @@ fn without_a_program_the_shell_runs_as_a_login_shell() {
     r.assert_ok();
 }
 
+/// The PID of unshare `upid`'s child once its `/proc/PID/FILE` satisfies
+/// `ready` (bounded wait).
+fn child_once(upid: u32, file: &str, ready: impl Fn(&str) -> bool) -> String {
+    let mut child_pid = String::new();
+    wait_until("unshare to fork its child", || {
+        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child_pid.is_empty()
+            && std::fs::read_to_string(format!("/proc/{child_pid}/{file}"))
+                .is_ok_and(|text| ready(&text))
+    });
+    child_pid
+}
+
 #[test]
 fn kill_child_signals_the_child_when_unshare_dies() {
     let mut un = Command::new(applet("unshare"))
@@ -666,17 +682,7 @@ fn kill_child_signals_the_child_when_unshare_dies() {
         .spawn()
         .unwrap();
     let upid = un.id();
-    let mut child_pid = String::new();
-    wait_until("unshare to fork its child", || {
-        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        !child_pid.is_empty()
-            && std::fs::read_to_string(format!("/proc/{child_pid}/cmdline"))
-                .map(|c| c.starts_with("sleep"))
-                .unwrap_or(false)
-    });
+    let child_pid = child_once(upid, "cmdline", |c| c.starts_with("sleep"));
     un.kill().unwrap();
     un.wait().unwrap();
     wait_until("the child to die", || {
@@ -1141,19 +1147,9 @@ fn kill_child_without_a_name_sends_sigkill() {
         .spawn()
         .unwrap();
     let upid = un.id();
-    let mut child_pid = String::new();
-    wait_until("unshare to fork its child", || {
-        child_pid = std::fs::read_to_string(format!("/proc/{upid}/task/{upid}/children"))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        !child_pid.is_empty()
-            && std::fs::read_to_string(format!("/proc/{child_pid}/status"))
-                .map(|s| {
-                    s.lines()
-                        .any(|l| l.starts_with("SigIgn:") && !l.ends_with("0000000000000000"))
-                })
-                .unwrap_or(false)
+    let child_pid = child_once(upid, "status", |s| {
+        s.lines()
+            .any(|l| l.starts_with("SigIgn:") && !l.ends_with("0000000000000000"))
     });
     un.kill().unwrap();
     un.wait().unwrap();
