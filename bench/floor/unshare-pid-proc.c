@@ -3,28 +3,13 @@
  * private, mounts a new proc on /proc and execs; the parent waits and passes
  * the status on. Nothing else. */
 #define _GNU_SOURCE
-#include <fcntl.h>
+#include "map-root.h"
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-static void put(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, strlen(text)) < 0) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
-}
 
 int main(int argc, char **argv)
 {
-	char map[64];
 	unsigned uid = geteuid(), gid = getegid();
 	int status;
 	pid_t pid;
@@ -33,11 +18,7 @@ int main(int argc, char **argv)
 		perror("unshare");
 		return 1;
 	}
-	snprintf(map, sizeof map, "0 %u 1\n", uid);
-	put("/proc/self/uid_map", map);
-	put("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof map, "0 %u 1\n", gid);
-	put("/proc/self/gid_map", map);
+	map_root(uid, gid);
 	pid = fork();
 	if (pid < 0) {
 		perror("fork");
