@@ -207,10 +207,6 @@ pub fn run(m: &mut ArgMatches) -> Result<Exit> {
         process::join_cgroup(&t.cgroup()?)?;
     }
 
-    // clone(2) refuses CLONE_VM while our time namespace for children
-    // differs from our own (the vDSO's clock data would differ); read
-    // before entering anything, while /proc/self is ours to read.
-    let time_split = pid_may_spawn(&a) && ns::time_for_children_differs();
     plan.enter(target.as_ref())?;
     let kinds = plan.kinds();
     drop(plan);
@@ -220,9 +216,11 @@ pub fn run(m: &mut ArgMatches) -> Result<Exit> {
     let pid_asked = kinds.contains(NsKind::Pid) || a.pid.is_some() || a.all;
     let user = kinds.contains(NsKind::User);
     if pid_asked && !a.no_fork {
-        // setns(2) into a time namespace moves us and our children alike.
-        let time_split = time_split && !kinds.contains(NsKind::Time);
-        if !time_split && !a.keep_caps {
+        // Our time namespace for children never differs from our own here
+        // (only unshare(CLONE_NEWTIME) parts them, until the next exec or a
+        // setns into a time namespace, which moves both), so clone(2) takes
+        // CLONE_VM; `spawn_and_wait` still forks if it is refused.
+        if !a.keep_caps {
             let ids = ids_to_switch(ids, user, a.preserve_credentials, target.as_ref())?;
             if let Some(spawn) = spawn_plan(&a.command, ids, user, environ.as_deref()) {
                 if let Some(exit) = spawn_and_wait(spawn)? {
@@ -307,12 +305,6 @@ fn change_directories(
         nix::unistd::chdir(dir).what(|| format!("cannot change directory to {}", dir.display()))?;
     }
     Ok(())
-}
-
-/// Whether the child of a PID namespace might be spawned: the
-/// options ask for a fork and for nothing only a forked child can do.
-fn pid_may_spawn(a: &Args) -> bool {
-    (a.pid.is_some() || a.all) && !a.no_fork && !a.keep_caps
 }
 
 /// The gid and uid to switch to: `-S`/`-G`, and util-linux's default

@@ -933,16 +933,6 @@ pub fn own_inode(kind: NsKind) -> Option<u64> {
     inode_of(&proc_ns_path(None, kind.proc_name())).ok()
 }
 
-/// Whether our time namespace for children differs from our own: after
-/// unshare(CLONE_NEWTIME), until the next execve(2) or a setns(2) into a
-/// time namespace, which move us too. clone(2) then refuses CLONE_VM
-/// (EINVAL): the child would share our memory, and so our vDSO clock data.
-/// A kernel without time namespaces has nothing to differ.
-pub fn time_for_children_differs() -> bool {
-    let children = inode_of(&proc_ns_path(None, NsKind::Time.children_proc_name())).ok();
-    own_inode(NsKind::Time) != children
-}
-
 /// Where a namespace to enter comes from.
 #[derive(Debug)]
 pub struct Entry {
