@@ -806,8 +806,11 @@ impl Plan {
     fn exec_after_parent_death_signal(&self, parent: Pid) -> Result<Exit> {
         if let Some(sig) = self.kill_child {
             process::set_parent_death_signal(sig)?;
-            // The parent may have died before the request took effect.
-            if nix::unistd::getppid() != parent {
+            // The parent may have died before the request took effect. (As
+            // PID 1 of a new PID namespace we see no parent, getppid says 0,
+            // and cannot tell: then only the request stands.)
+            let ppid = nix::unistd::getppid();
+            if ppid != parent && ppid.as_raw() != 0 {
                 nix::sys::signal::raise(sig).what(|| "raise failed".into())?;
             }
         }

@@ -1178,10 +1178,13 @@ extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
             if libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0 {
                 child_fail(plan, STEP_PDEATHSIG, 0, 1);
             }
-            // The parent may have died before the request took effect.
+            // The parent may have died before the request took effect
+            // (getppid 0: PID 1 of a new PID namespace, which cannot tell).
             // The signal is blocked here: it is delivered, as in the fork
             // path, when the mask is restored below.
-            if libc::getppid() != plan.parent
+            let ppid = libc::getppid();
+            if ppid != plan.parent
+                && ppid != 0
                 && libc::syscall(libc::SYS_kill, libc::syscall(libc::SYS_getpid), sig) != 0
             {
                 child_fail(plan, STEP_RAISE, 0, 1);
